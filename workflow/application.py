@@ -1,0 +1,168 @@
+"""The application service: load the case, decide, record, in one place for the CLI, scripts and notebooks.
+
+Usage::
+
+    with Jejak("sqlite:///jejak.db") as app:
+        case_id = app.report("reporter", name="Budi", ...)
+        app.advance(case_id, "begin_review", "bawaslu:kab-bima")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from workflow import commands, rules
+from workflow.actors import Actor, covers
+from workflow.case import Case
+from workflow.definitions import get_era
+from workflow.errors import CaseNotFound, ConcurrentUpdate, InvalidField
+from workflow.settings import Settings
+from workflow.store import eventsourcing_env, resolve_url
+
+EXTERNAL_REF_NAMESPACE = uuid5(NAMESPACE_URL, "https://jejak.example/external-ref")
+
+ActorLike = Actor | str
+
+
+def as_actor(actor: ActorLike) -> Actor:
+    if isinstance(actor, Actor):
+        actor.validate()
+        return actor
+    return Actor.parse(actor)
+
+
+def as_case_id(case_id: UUID | str) -> UUID:
+    if isinstance(case_id, UUID):
+        return case_id
+    try:
+        return UUID(str(case_id).strip())
+    except ValueError:
+        raise InvalidField("case", f"not a case id: {case_id!r}", allowed="a UUID as printed by 'report'") from None
+
+
+class Jejak(Application):
+    """Complaint cases, event-sourced. Open it with a store URL (default: ``JEJAK_DB`` or ``jejak.db``)."""
+
+    name = "Jejak"
+
+    def __init__(self, db: str | None = None, *, settings: Settings | None = None,
+                 clock: Callable[[], datetime] | None = None, env: dict[str, str] | None = None):
+        self.url = resolve_url(db)
+        self.settings = settings or Settings.from_env()
+        # The clock stamps when events are recorded; only simulations (the demo, tests) replace it.
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        super().__init__(env={**eventsourcing_env(self.url), **(env or {})})
+
+    # --- commands ---------------------------------------------------------------------------------------
+
+    def report(self, actor: ActorLike, *, occurred_at: datetime | None = None, era: str | None = None,
+               note: str | None = None, **fields: Any) -> UUID:
+        """File a report (laporan, by a reporter) or a finding (temuan, by Bawaslu); returns the case id."""
+        case = self.new_case(actor, occurred_at=occurred_at, era=era, note=note, **fields)
+        self._commit(case)
+        return case.id
+
+    def new_case(self, actor: ActorLike, *, occurred_at: datetime | None = None, era: str | None = None,
+                 note: str | None = None, **fields: Any) -> Case:
+        """A validated, unsaved case (for batch paths that save many at once)."""
+        recorded_at = self.clock()
+        payload = commands.decide_report(as_actor(actor), occurred_at or recorded_at, recorded_at, fields,
+                                         self.settings, era, note)
+        ref = payload["external_ref"]
+        case_id = uuid5(EXTERNAL_REF_NAMESPACE, ref) if ref else uuid4()
+        return Case._create(Case.Reported, id=case_id, timestamp=recorded_at, **payload)
+
+    def advance(self, case_id: UUID | str, trigger: str, actor: ActorLike, *, occurred_at: datetime | None = None,
+                note: str | None = None, expected_version: int | None = None, **fields: Any) -> Case:
+        """Fire a trigger on a case; refused with nothing written if the rules, the actor or the fields say no."""
+        case = self.get_case(case_id)
+        if expected_version is not None and case.version != expected_version:
+            raise ConcurrentUpdate(case.id, f"expected version {expected_version}, it is at {case.version}")
+        self.apply_trigger(case, trigger, actor, occurred_at=occurred_at, note=note, **fields)
+        self._commit(case)
+        return case
+
+    def apply_trigger(self, case: Case, trigger: str, actor: ActorLike, *, occurred_at: datetime | None = None,
+                      note: str | None = None, **fields: Any) -> None:
+        """Decide and apply a trigger on a loaded case without saving it (for batch paths)."""
+        recorded_at = self.clock()
+        event_class, payload = commands.decide(case, trigger, as_actor(actor), occurred_at or recorded_at,
+                                               recorded_at, fields, self.settings, note)
+        case.trigger_event(event_class, timestamp=recorded_at, **payload)
+
+    def record_cases(self, *cases: Case) -> None:
+        """Save several cases in one transaction: all of them or none."""
+        self._commit(*cases)
+
+    def _commit(self, *cases: Case) -> None:
+        try:
+            self.save(*cases)
+        except IntegrityError as error:  # nothing was written; the case objects are stale now
+            if len(cases) == 1 and cases[0].version == 1:
+                raise InvalidField("external_ref", f"{cases[0].external_ref!r} is already case {cases[0].id}") \
+                    from None
+            ids = ", ".join(str(c.id) for c in cases)
+            raise ConcurrentUpdate(ids, f"a newer event was recorded first: {error}") from None
+
+    def tick(self, now: datetime | None = None) -> list[tuple[UUID, str]]:
+        """Record `mark_overdue` on every case whose running deadline has passed, once per missed deadline."""
+        from projections.readside import ReadSide  # the candidates come from the read model
+
+        now = now or self.clock()
+        marked = []
+        for case_id in ReadSide(self).due_cases(now):
+            case = self.get_case(case_id)
+            if not commands.facts(case, now).deadline_passed or case.deadline_missed:
+                continue  # the read model lagged; the aggregate is the authority
+            deadline = case.deadline
+            self.apply_trigger(case, "mark_overdue", "system", occurred_at=now,
+                               note=f"deadline {deadline} was due {case.due_at.isoformat()}")
+            try:
+                self._commit(case)
+            except ConcurrentUpdate:
+                continue  # someone acted on the case meanwhile; the next tick looks again
+            marked.append((case.id, deadline))
+        return marked
+
+    # --- queries ----------------------------------------------------------------------------------------
+
+    def get_case(self, case_id: UUID | str, version: int | None = None) -> Case:
+        """The case now, or as it was at a version (replayed from its events)."""
+        case_id = as_case_id(case_id)
+        try:
+            return self.repository.get(case_id, version=version)
+        except AggregateNotFoundError:
+            raise CaseNotFound(case_id) from None
+
+    def case_events(self, case_id: UUID | str) -> list[Case.Event]:
+        case_id = as_case_id(case_id)
+        events = list(self.events.get(case_id))
+        if not events:
+            raise CaseNotFound(case_id)
+        return events
+
+    def case_as_of(self, case_id: UUID | str, when: datetime, *, recorded: bool = False) -> Case | None:
+        """The case as it stood at a moment: by when things happened (default) or by when they were recorded.
+        None if it had not been reported yet."""
+        events = self.case_events(case_id)
+        times = (e.timestamp if recorded else e.occurred_at for e in events)
+        version = sum(1 for t in times if t <= when)
+        return self.get_case(case_id, version=version) if version else None
+
+    def triggers(self, case_id: UUID | str, actor: ActorLike | None = None) -> list[str]:
+        """What may happen next: the legal triggers now, narrowed to what this actor may fire."""
+        case = self.get_case(case_id)
+        era = get_era(case.era)
+        legal = rules.legal_triggers(era, case.state, commands.facts(case, self.clock()))
+        if actor is None:
+            return legal
+        actor = as_actor(actor)
+        if not covers(actor, case.region["province"], case.region["regency"], case.agencies):
+            return []
+        return [t for t in legal if actor.role in rules.roles_for(era, case.state, t)]

@@ -1,0 +1,184 @@
+"""The case aggregate: one event class per trigger.
+
+Event bodies only assign what was decided; they never validate, because they run again on every replay and
+old history must not be re-judged by newer rules. Every event carries the actor, when it happened as stated
+(``occurred_at``), the workflow version it was decided under, the state it led to, and the deadline running
+after it (decided when its stage began). When it was recorded is the event's own ``timestamp``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from eventsourcing.domain import Aggregate
+
+
+class Case(Aggregate):
+    """A complaint that an ASN broke political neutrality, from report to sanction.
+
+    Its attributes are assigned by its events: ``state``, ``era``, ``milestones`` (trigger -> first
+    ``occurred_at``), the running ``deadline``/``due_at``/``deadline_missed``, ``personnel_data_blocked``,
+    ``escalations``, ``recommendation``, ``sanction``, ``departure`` and the report's parts. (Not annotated:
+    eventsourcing would take annotations for constructor arguments.)
+    """
+
+    class Event(Aggregate.Event):
+        trigger: ClassVar[str]
+
+        actor: dict[str, Any]
+        occurred_at: datetime
+        workflow_version: str
+        state: str
+        deadline: str | None
+        due_at: datetime | None
+        note: str | None
+
+        def apply(self, case: Case) -> None:
+            if (self.deadline, self.due_at) != (case.deadline, case.due_at):
+                case.deadline_missed = False
+            case.state = self.state
+            case.deadline, case.due_at = self.deadline, self.due_at
+            case.last_occurred_at = self.occurred_at
+            case.milestones.setdefault(self.trigger, self.occurred_at)
+
+    class Reported(Event, Aggregate.Created):
+        trigger = "report"
+        era: str
+        source: str  # "report" (laporan) or "finding" (temuan)
+        terlapor: dict[str, Any]  # the reported civil servant: name, nip, position, position_group, agency…
+        region: dict[str, Any]  # province, regency
+        category: str
+        election: dict[str, Any]  # kind, year
+        incident: dict[str, Any]  # description, place, date, witnesses, evidence
+        reporter: dict[str, Any] | None  # personal data, kept apart from everything else
+        external_ref: str | None
+
+        def apply(self, case: Case) -> None:
+            case.milestones = {}
+            case.deadline = case.due_at = None
+            case.deadline_missed = False
+            case.personnel_data_blocked = False
+            case.escalations = []
+            case.recommendation = case.sanction = case.departure = None
+            case.commission = None
+            case.ppk = self.terlapor["agency"]
+            case.era, case.source, case.terlapor = self.era, self.source, self.terlapor
+            case.region, case.category, case.election = self.region, self.category, self.election
+            case.incident, case.reporter, case.external_ref = self.incident, self.reporter, self.external_ref
+            super().apply(case)
+
+    class ReviewBegun(Event):
+        trigger = "begin_review"
+
+    class CorrectionRequested(Event):
+        trigger = "request_correction"
+
+    class CorrectionSubmitted(Event):
+        trigger = "submit_correction"
+
+    class RegistrationRejected(Event):
+        trigger = "reject_registration"
+
+    class Registered(Event):
+        trigger = "register"
+
+    class Dismissed(Event):
+        trigger = "dismiss"
+
+    class Forwarded(Event):
+        trigger = "forward"
+        to: str  # kasn or bkn, by era
+
+        def apply(self, case: Case) -> None:
+            case.commission = self.to
+            super().apply(case)
+
+    class ExaminationBegun(Event):
+        trigger = "begin_examination"
+
+    class ReturnedToBawaslu(Event):
+        trigger = "return_to_bawaslu"
+
+    class FoundNotProven(Event):
+        trigger = "find_not_proven"
+
+    class Rejected(Event):
+        trigger = "reject"
+
+    class Recommended(Event):
+        trigger = "recommend"
+        track: str
+        sanction: str
+        ppk: str  # agency code of the staffing authority addressed
+
+        def apply(self, case: Case) -> None:
+            case.recommendation = {"track": self.track, "sanction": self.sanction, "ppk": self.ppk}
+            case.ppk = self.ppk
+            super().apply(case)
+
+    class PpkExaminationBegun(Event):
+        trigger = "begin_ppk_examination"
+
+    class SanctionImposed(Event):
+        trigger = "impose_sanction"
+        track: str
+        sanction: str
+        decree_number: str
+
+        def apply(self, case: Case) -> None:
+            case.sanction = {"track": self.track, "sanction": self.sanction, "decree_number": self.decree_number}
+            super().apply(case)
+
+    class MarkedOverdue(Event):
+        trigger = "mark_overdue"
+        missed_deadline: str
+        missed_due_at: datetime
+
+        def apply(self, case: Case) -> None:
+            super().apply(case)
+            case.deadline_missed = True
+
+    class PersonnelDataBlocked(Event):
+        trigger = "block_personnel_data"
+
+        def apply(self, case: Case) -> None:
+            case.personnel_data_blocked = True
+            super().apply(case)
+
+    class PersonnelDataUnblocked(Event):
+        trigger = "unblock_personnel_data"
+
+        def apply(self, case: Case) -> None:
+            case.personnel_data_blocked = False
+            super().apply(case)
+
+    class Escalated(Event):
+        trigger = "escalate"
+        to: str  # president, kemenpan-rb or kemendagri
+
+        def apply(self, case: Case) -> None:
+            case.escalations = [*case.escalations, self.to]
+            super().apply(case)
+
+    class Cancelled(Event):
+        trigger = "cancel"
+
+    class DepartureRecorded(Event):
+        trigger = "record_departure"
+        reason: str  # left, retired or resigned
+
+        def apply(self, case: Case) -> None:
+            case.departure = self.reason
+            super().apply(case)
+
+    @property
+    def agencies(self) -> set[str]:
+        """The agencies whose PPK may act: the employer, and the PPK a recommendation was addressed to."""
+        return {self.terlapor["agency"], self.ppk}
+
+
+EVENT_FOR_TRIGGER: dict[str, type[Case.Event]] = {
+    cls.trigger: cls for cls in vars(Case).values() if isinstance(cls, type) and hasattr(cls, "trigger")
+    and issubclass(cls, Case.Event) and cls is not Case.Event
+}

@@ -1,0 +1,151 @@
+"""The fields a command takes, checked before anything is recorded.
+
+Flat keys are the public contract of the Python API, the CLI (``--set key=value``, ``--from FILE``) and
+imports; the report's keys are grouped into the `Reported` event's parts (terlapor, region, incident, and the
+reporter's personal data, kept apart).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from workflow.actors import agency_type, check_agency, check_region
+from workflow.definitions import (CATEGORIES, DEPARTURE_REASONS, ELECTION_KINDS, ESCALATION_TARGETS,
+                                  POSITION_GROUPS, TRACKS)
+from workflow.errors import InvalidField
+
+MAX_TEXT = 2000
+_NIP = re.compile(r"^\d{18}$")
+_ELECTION = re.compile(r"^(?P<kind>[a-z]+)-(?P<year>\d{4})$")
+
+REPORT_FIELDS = {
+    # key: (required, description)
+    "name": (True, "the reported civil servant's name"),
+    "nip": (False, "civil-servant number, 18 digits (none for non-ASN staff)"),
+    "position": (False, "position title"),
+    "position_group": (True, "one of: " + ", ".join(POSITION_GROUPS)),
+    "agency": (True, "employing agency code, e.g. pemkab-bima"),
+    "province": (True, "province code, e.g. prov-ntb"),
+    "regency": (False, "regency/city code, e.g. kab-bima or kota-mataram"),
+    "category": (True, "one of: " + ", ".join(CATEGORIES)),
+    "election": (True, "kind-year, e.g. pilkada-2020 or pemilu-2024"),
+    "description": (False, "what happened"),
+    "place": (False, "where it happened"),
+    "event_date": (False, "when it happened or became known (YYYY-MM-DD)"),
+    "witnesses": (False, "witness names, comma-separated"),
+    "evidence": (False, "evidence, comma-separated"),
+    "reporter_name": (False, "the reporter's name (required for a public report)"),
+    "reporter_contact": (False, "the reporter's phone or e-mail"),
+    "reporter_id_number": (False, "the reporter's identity number (NIK)"),
+    "external_ref": (False, "a reference in another system, unique per case"),
+}
+
+TRIGGER_FIELDS = {
+    "recommend": {"track": (True, "one of: " + ", ".join(TRACKS)),
+                  "sanction": (True, "a sanction code of the era's catalogue for that track"),
+                  "ppk": (False, "agency code of the PPK addressed (default: the employer)")},
+    "impose_sanction": {"sanction": (True, "a sanction code of the era's catalogues"),
+                        "decree_number": (True, "the decree (SK) number")},
+    "escalate": {"to": (True, "one of: " + ", ".join(ESCALATION_TARGETS))},
+    "record_departure": {"reason": (True, "one of: " + ", ".join(DEPARTURE_REASONS))},
+}
+
+
+def text(name: str, value: Any, limit: int = MAX_TEXT) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidField(name, "must be non-empty text")
+    if len(value) > limit:
+        raise InvalidField(name, f"is {len(value)} characters long, at most {limit} allowed")
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise InvalidField(name, "contains control characters")
+    return value.strip()
+
+
+def choice(name: str, value: Any, allowed) -> str:
+    if value not in allowed:
+        raise InvalidField(name, f"unknown value {value!r}", allowed=allowed)
+    return value
+
+
+def optional_text(name: str, value: Any, limit: int = MAX_TEXT) -> str | None:
+    return None if value is None or value == "" else text(name, value, limit)
+
+
+def text_list(name: str, value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise InvalidField(name, "must be a list of text or comma-separated text")
+    return [text(name, item, 500) for item in items if not (isinstance(item, str) and not item.strip())]
+
+
+def check_keys(fields: Mapping[str, Any], known: Mapping[str, tuple[bool, str]], what: str) -> None:
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+        raise InvalidField(", ".join(unknown), f"not a field of {what}", allowed=sorted(known) or "no fields")
+    missing = [key for key, (required, _) in known.items() if required and fields.get(key) in (None, "")]
+    if missing:
+        raise InvalidField(", ".join(missing), f"required for {what}")
+
+
+def parse_election(value: Any) -> dict[str, Any]:
+    match = _ELECTION.match(value) if isinstance(value, str) else None
+    if not match or match["kind"] not in ELECTION_KINDS or not 2000 <= int(match["year"]) <= 2100:
+        raise InvalidField("election", f"cannot read {value!r}",
+                           allowed="kind-year with kind " + " or ".join(ELECTION_KINDS) + ", e.g. pilkada-2020")
+    return {"kind": match["kind"], "year": int(match["year"])}
+
+
+def parse_date(name: str, value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise InvalidField(name, f"not a date: {value!r}", allowed="YYYY-MM-DD") from None
+
+
+def report_parts(fields: Mapping[str, Any], reporter_required: bool) -> dict[str, Any]:
+    """Validate a report's flat fields and group them as the `Reported` event records them."""
+    check_keys(fields, REPORT_FIELDS, "report")
+    nip = fields.get("nip")
+    if nip not in (None, "") and not (isinstance(nip, str) and _NIP.match(nip)):
+        raise InvalidField("nip", f"must be 18 digits, got {nip!r}")
+    agency = check_agency(fields["agency"])
+    regency = fields.get("regency") or None
+    reporter = {
+        "name": optional_text("reporter_name", fields.get("reporter_name"), 200),
+        "contact": optional_text("reporter_contact", fields.get("reporter_contact"), 200),
+        "id_number": optional_text("reporter_id_number", fields.get("reporter_id_number"), 50),
+    }
+    if reporter_required and not reporter["name"]:
+        raise InvalidField("reporter_name", "required for a public report (laporan)")
+    return {
+        "terlapor": {
+            "name": text("name", fields["name"], 200),
+            "nip": nip or None,
+            "position": optional_text("position", fields.get("position"), 200),
+            "position_group": choice("position_group", fields["position_group"], POSITION_GROUPS),
+            "agency": agency,
+            "agency_type": agency_type(agency),
+        },
+        "region": {
+            "province": check_region(fields["province"], "province", prefixes=("prov-",)),
+            "regency": check_region(regency, "regency", prefixes=("kab-", "kota-")) if regency else None,
+        },
+        "category": choice("category", fields["category"], CATEGORIES),
+        "election": parse_election(fields["election"]),
+        "incident": {
+            "description": optional_text("description", fields.get("description")),
+            "place": optional_text("place", fields.get("place"), 500),
+            "date": parse_date("event_date", fields.get("event_date")),
+            "witnesses": text_list("witnesses", fields.get("witnesses")),
+            "evidence": text_list("evidence", fields.get("evidence")),
+        },
+        "reporter": reporter if any(reporter.values()) else None,
+        "external_ref": optional_text("external_ref", fields.get("external_ref"), 200),
+    }

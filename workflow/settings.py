@@ -1,0 +1,111 @@
+"""Settings that the domain leaves open: unverified deadlines, the holiday calendar, the local time zone.
+
+Defaults come from the era definitions; each can be overridden from the environment, e.g.
+``JEJAK_DEADLINE_PPK_FOLLOW_UP=10`` (calendar days), ``=10 working`` (working days) or ``=off``; an era-specific
+override is ``JEJAK_DEADLINE_BKN_2024__COMMISSION_EXAMINATION``. ``JEJAK_HOLIDAYS_FILE`` names a file of extra
+non-working dates (one ISO date per line, ``#`` comments), added to Indonesia's public and joint-leave holidays.
+A deadline is computed when a stage starts and recorded in the event, so changing a setting never re-judges
+history.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from workflow.definitions import Deadline, Era
+from workflow.errors import InvalidField
+
+_DURATION = re.compile(r"^\s*(\d{1,4})\s*(d|days?|wd|working(?:\s+days?)?)?\s*$", re.IGNORECASE)
+_PREFIX = "JEJAK_DEADLINE_"
+
+
+def parse_deadline(text: str, default: Deadline) -> Deadline:
+    """``"14"``, ``"14 days"``, ``"10 working"``/``"10wd"`` or ``"off"``, keeping the default's metadata."""
+    if text.strip().lower() in {"off", "none", ""}:
+        return replace(default, days=None)
+    match = _DURATION.match(text)
+    if not match:
+        raise InvalidField("deadline", f"cannot read {text!r}", allowed="a number of days, '<n> working', 'off'")
+    unit = (match.group(2) or "d").lower()
+    return replace(default, days=int(match.group(1)), working_days=unit.startswith("w"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    timezone: str = "Asia/Jakarta"
+    # keys: "<deadline>" for every era or "<era>:<deadline>" for one; values as parse_deadline reads them
+    deadline_overrides: Mapping[str, str] = field(default_factory=dict)
+    holiday_categories: tuple[str, ...] = ("public", "government")
+    extra_holidays: frozenset[date] = frozenset()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        overrides = {}
+        for key, value in environ.items():
+            if key.startswith(_PREFIX):
+                name = key[len(_PREFIX):].lower()
+                era, _, deadline = name.rpartition("__")
+                deadline = deadline.replace("_pemilu", ".pemilu").replace("_pilkada", ".pilkada")
+                overrides[f"{era.replace('_', '-')}:{deadline}" if era else deadline] = value
+        extra: set[date] = set()
+        if holidays_file := environ.get("JEJAK_HOLIDAYS_FILE"):
+            extra = read_holidays_file(Path(holidays_file))
+        return cls(timezone=environ.get("JEJAK_TZ", cls.timezone), deadline_overrides=overrides,
+                   extra_holidays=frozenset(extra))
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidField("JEJAK_TZ", f"unknown time zone {self.timezone!r}",
+                               allowed="Asia/Jakarta, Asia/Makassar, Asia/Jayapura, UTC, …") from None
+
+    def deadline(self, era: Era, name: str) -> Deadline | None:
+        default = era.deadlines.get(name)
+        if default is None:
+            return None
+        for key in (f"{era.id}:{name}", name):
+            if key in self.deadline_overrides:
+                return parse_deadline(self.deadline_overrides[key], default)
+        return default
+
+    @cached_property
+    def _calendar(self):
+        import holidays  # imported on first use: only stage starts need it
+
+        calendar = holidays.country_holidays("ID", categories=self.holiday_categories)
+        calendar.update({day: "extra non-working day" for day in self.extra_holidays})
+        return calendar
+
+    def due_at(self, start: datetime, deadline: Deadline) -> datetime | None:
+        """The end of the deadline's last day, in local time: a stage started on the 1st with a 3-day
+        deadline is due by midnight at the end of the 4th."""
+        if deadline.days is None:
+            return None
+        start_day = start.astimezone(self.zone).date()
+        if deadline.working_days:
+            last_day = self._calendar.get_nth_working_day(start_day, deadline.days)
+        else:
+            last_day = start_day + timedelta(days=deadline.days)
+        return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=self.zone)
+
+
+def read_holidays_file(path: Path) -> set[date]:
+    days = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            days.add(date.fromisoformat(text))
+        except ValueError:
+            raise InvalidField(f"{path}:{number}", f"not an ISO date: {text!r}", allowed="YYYY-MM-DD") from None
+    return days
