@@ -1,0 +1,74 @@
+"""Every store-backed test runs twice: on a SQLite file and on a fresh PostgreSQL database of its own."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+import pytest
+
+from workflow.application import Jejak
+
+PG_ADMIN = os.environ.get("JEJAK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+WIB = timezone(timedelta(hours=7))
+
+
+def _admin(sql: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'jejak.db'}"
+        return
+    name = f"jejak_test_{uuid.uuid4().hex[:12]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    from projections.readside import engine_for
+    engine_for.cache_clear()
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def app(db_url):
+    with Jejak(db_url) as application:
+        yield application
+
+
+T0 = datetime(2024, 10, 1, 9, 0, tzinfo=WIB)  # bkn-2024 era, regional election season
+
+
+def report_fields(**overrides) -> dict:
+    fields = dict(name="Budi Santoso", nip="198001012005011001", position="Kepala Seksi",
+                  position_group="administrator", agency="pemkab-bima", province="prov-ntb", regency="kab-bima",
+                  category="social_media", election="pilkada-2024", description="Shared a candidate's post",
+                  reporter_name="Siti Aminah", reporter_contact="0812-0000-0000")
+    fields.update(overrides)
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+# The happy path to a recommendation, as (trigger, actor, fields); days are one apart.
+TO_RECOMMENDED = [
+    ("begin_review", "bawaslu:kab-bima", {}),
+    ("register", "bawaslu:kab-bima", {}),
+    ("forward", "bawaslu:kab-bima", {}),
+    ("begin_examination", "bkn", {}),
+    ("recommend", "bkn", {"track": "discipline", "sanction": "written_reprimand"}),
+]
+
+
+def walk(app: Jejak, case_id, steps, start: datetime = T0, step: timedelta = timedelta(days=1)):
+    """Fire steps one day apart after `start`; returns the time of the last one."""
+    at = start
+    for trigger, actor, fields in steps:
+        at += step
+        app.advance(case_id, trigger, actor, occurred_at=at, **fields)
+    return at
+
+
+def new_case(app: Jejak, at: datetime = T0, **overrides):
+    return app.report("reporter", occurred_at=at, **report_fields(**overrides))
