@@ -1,0 +1,97 @@
+"""The CLI end to end: in-process for speed, plus one real subprocess for the console script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from workflow.cli import main
+
+REPORT = ["report", "--at", "2024-10-01T09:00+07:00", "--name", "Budi Santoso", "--position-group", "administrator",
+          "--agency", "pemkab-bima", "--province", "prov-ntb", "--regency", "kab-bima", "--category",
+          "social_media", "--election", "pilkada-2024", "--reporter-name", "Siti"]
+
+
+@pytest.fixture
+def jejak(db_url, capsys):
+    def run(*argv: str, code: int = 0) -> str:
+        exit_code = main(["--db", db_url, *argv])
+        captured = capsys.readouterr()
+        assert exit_code == code, captured.err
+        return captured.out if code == 0 else captured.err
+    return run
+
+
+def test_walk_a_case_to_its_sanction(jejak):
+    case = jejak(*REPORT).strip()
+    for trigger, actor, *extra in [
+        ("begin_review", "bawaslu:kab-bima@andi"), ("register", "bawaslu:kab-bima"),
+        ("forward", "bawaslu:prov-ntb"), ("begin_examination", "bkn"),
+        ("recommend", "bkn", "--set", "track=discipline", "--set", "sanction=allowance_cut_6m"),
+    ]:
+        jejak("advance", case, trigger, "--as", actor, "--at", "2024-10-08T10:00+07:00", *extra)
+    assert json.loads(jejak("triggers", case, "--as", "ppk:pemkab-bima", "--json")) == [
+        "begin_ppk_examination", "impose_sanction", "record_departure"]
+    out = jejak("advance", case, "impose_sanction", "--as", "ppk:pemkab-bima", "--at", "2024-10-10T10:00+07:00",
+                "--set", "sanction=written_reprimand", "--set", "decree_number=800/45/2024")
+    assert out.strip() == "sanctioned"
+    history = json.loads(jejak("show", case, "--json"))
+    assert [row["trigger"] for row in history][-2:] == ["recommend", "impose_sanction"]
+    assert history[-1]["details"]["decree_number"] == "800/45/2024"
+    assert "Siti" not in jejak("show", case)  # the reporter's personal data stays out of the history view
+    listed = json.loads(jejak("cases", "--state", "sanctioned", "--json"))
+    assert [row["case_id"] for row in listed] == [case]
+
+
+def test_report_from_json_on_stdin(jejak, monkeypatch):
+    import io
+    body = {"name": "Ani", "position_group": "functional", "agency": "pemkot-kediri", "province": "prov-jatim",
+            "regency": "kota-kediri", "category": "declaration", "election": "pemilu-2024",
+            "occurred_at": "2024-02-01T10:00+07:00"}
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(body)))
+    case = jejak("report", "--as", "bawaslu:kota-kediri", "--from", "-").strip()
+    [row] = json.loads(jejak("show", case, "--json"))
+    assert row["details"]["source"] == "finding" and row["workflow_version"] == "skb-2022@1"
+
+
+def test_tick_twice_marks_once(jejak):
+    case = jejak(*REPORT).strip()
+    for trigger in ("begin_review", "register"):
+        jejak("advance", case, trigger, "--as", "bawaslu:kab-bima", "--at", "2024-10-02T10:00+07:00")
+    first = json.loads(jejak("tick", "--now", "2024-10-20T00:00+07:00", "--json"))
+    again = json.loads(jejak("tick", "--now", "2024-10-21T00:00+07:00", "--json"))
+    assert first == [{"case_id": case, "missed_deadline": "bawaslu_handling.pilkada"}] and again == []
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["advance", "not-a-case", "register", "--as", "bawaslu:ri"], 2, "not a case id"),
+    (["advance", "00000000-0000-0000-0000-000000000000", "register", "--as", "bawaslu:ri"], 3, "no case"),
+    (["report", "--name", "x"], 2, "required for report"),
+    (["report", "--from", "/nonexistent.json"], 2, "cannot read /nonexistent.json"),
+    (["tick", "--now", "yesterday"], 2, "not an ISO date"),
+])
+def test_errors_are_one_clear_line(jejak, argv, code, message):
+    err = jejak(*argv, code=code)
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_illegal_transition_names_case_state_and_legal_triggers(jejak):
+    case = jejak(*REPORT).strip()
+    err = jejak("advance", case, "recommend", "--as", "bkn", "--set", "track=ethics", code=2)
+    assert case in err and "'reported'" in err and "legal triggers: begin_review, cancel, record_departure" in err
+
+
+def test_workflow_mermaid_diagram(jejak):
+    out = jejak("workflow", "--era", "skb-2022", "--mermaid")
+    assert "stateDiagram-v2" in out and "recommended --> sanctioned: impose_sanction" in out
+
+
+def test_console_script_has_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "workflow.cli", "--db", str(tmp_path / "x.db"), "advance",
+                             "00000000-0000-0000-0000-000000000000", "register", "--as", "bawaslu:ri"],
+                            capture_output=True, text=True)
+    assert result.returncode == 3 and result.stderr.startswith("jejak: error: no case")
+    assert "Traceback" not in result.stderr and result.stdout == ""

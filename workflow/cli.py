@@ -1,0 +1,311 @@
+"""`jejak`: the command line, thin over the Python API.
+
+Errors go to stderr with a non-zero exit and no traceback (set JEJAK_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from workflow.definitions import ERAS, STATES, TRIGGERS
+from workflow.errors import InvalidField, JejakError
+from workflow.fields import REPORT_FIELDS
+
+COMMON_EVENT_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
+                       "occurred_at", "workflow_version", "state", "deadline", "due_at", "note", "reporter"}
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+
+def open_app(args):
+    from workflow.application import Jejak
+
+    return Jejak(args.db)
+
+
+def parse_when(text: str | None, name: str = "--at") -> datetime | None:
+    """ISO date or datetime; without an offset it is read in the local zone (JEJAK_TZ, default WIB)."""
+    if text is None:
+        return None
+    from workflow.settings import Settings
+
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidField(name, f"not an ISO date or time: {text!r}", allowed="e.g. 2024-10-01T09:00+07:00") \
+            from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=Settings.from_env().zone)
+    return value
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    fields = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidField("--set", f"cannot read {pair!r}", allowed="key=value")
+        fields[key.strip()] = value
+    return fields
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(to_jsonable(value), ensure_ascii=False, indent=2))
+
+
+def print_table(rows: list[dict], columns: list[str]) -> None:
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    for line in [columns, *cells]:
+        print("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="minutes")
+    if isinstance(value, dict):
+        return " ".join(f"{k}={_cell(v)}" for k, v in value.items() if v not in (None, "", []))
+    return str(value)
+
+
+def actor_text(actor: dict) -> str:
+    return actor["role"] + (f":{actor['scope']}" if actor.get("scope") else "") + (
+        f"@{actor['id']}" if actor.get("id") else "")
+
+
+def event_row(event) -> dict:
+    details = {k: v for k, v in vars(event).items() if k not in COMMON_EVENT_FIELDS}
+    return {"version": event.originator_version, "trigger": event.trigger, "state": event.state,
+            "occurred_at": event.occurred_at, "recorded_at": event.timestamp, "actor": actor_text(event.actor),
+            "workflow_version": event.workflow_version, "due_at": event.due_at, "details": details,
+            "note": event.note}
+
+
+# --- commands ---------------------------------------------------------------------------------------------
+
+def cmd_report(args) -> int:
+    fields = {}
+    if args.source:
+        fields = read_json_object(args.source)
+    for key in REPORT_FIELDS:
+        value = getattr(args, key)
+        if value is not None:
+            fields[key] = value
+    actor = fields.pop("actor", None) or args.actor
+    occurred_at = parse_when(fields.pop("occurred_at", None) or args.at, "occurred_at")
+    era, note = fields.pop("era", None) or args.era, fields.pop("note", None) or args.note
+    with open_app(args) as app:
+        case_id = app.report(actor, occurred_at=occurred_at, era=era, note=note, **fields)
+    print(case_id)
+    return 0
+
+
+def read_json_object(source: str) -> dict:
+    try:
+        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
+        data = json.loads(text)
+    except OSError as error:
+        raise InvalidField("--from", f"cannot read {source}: {error.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidField("--from", f"not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise InvalidField("--from", "must hold one JSON object", allowed="{\"name\": …, \"agency\": …}")
+    return data
+
+
+def cmd_advance(args) -> int:
+    with open_app(args) as app:
+        case = app.advance(args.case, args.trigger, args.actor, occurred_at=parse_when(args.at), note=args.note,
+                           expected_version=args.expect_version, **parse_assignments(args.set))
+    print(case.state)
+    return 0
+
+
+def cmd_show(args) -> int:
+    with open_app(args) as app:
+        events = app.case_events(args.case)
+        if args.as_of:
+            cutoff = parse_when(args.as_of, "--as-of")
+            events = [e for e in events if e.occurred_at <= cutoff]
+    rows = [event_row(e) for e in events]
+    if args.json:
+        print_json(rows)
+    else:
+        print_table(rows, ["version", "trigger", "state", "occurred_at", "recorded_at", "actor", "details", "note"])
+    return 0
+
+
+def cmd_cases(args) -> int:
+    from projections.readside import ReadSide
+
+    with open_app(args) as app:
+        rows = ReadSide(app).cases(state=args.state)
+    if args.json:
+        print_json(rows)
+    else:
+        print_table(rows, ["case_id", "state", "election", "province", "regency", "agency", "reported_at",
+                           "due_at"])
+    return 0
+
+
+def cmd_triggers(args) -> int:
+    with open_app(args) as app:
+        triggers = app.triggers(args.case, args.actor)
+    if args.json:
+        print_json(triggers)
+    else:
+        print("\n".join(triggers))
+    return 0
+
+
+def cmd_tick(args) -> int:
+    with open_app(args) as app:
+        marked = app.tick(now=parse_when(args.now, "--now"))
+    rows = [{"case_id": case_id, "missed_deadline": deadline} for case_id, deadline in marked]
+    if args.json:
+        print_json(rows)
+    else:
+        print(f"{len(rows)} case(s) marked overdue")
+        for row in rows:
+            print(f"{row['case_id']}  {row['missed_deadline']}")
+    return 0
+
+
+def cmd_workflow(args) -> int:
+    from workflow import diagram
+    from workflow.definitions import get_era
+    from workflow.settings import Settings
+
+    if args.era is None and not args.mermaid:
+        rows = [{"era": e.id, "version": e.version, "from": e.effective_from, "commission": e.commission,
+                 "title": e.title} for e in ERAS.values()]
+        print_json(rows) if args.json else print_table(rows, ["era", "version", "from", "commission", "title"])
+        return 0
+    era = get_era(args.era or max(ERAS.values(), key=lambda e: e.effective_from).id)
+    if args.mermaid:
+        print(diagram.mermaid(era))
+        return 0
+    settings = Settings.from_env()
+    rows = [{"trigger": t["trigger"], "to": t["dest"] or "(same state)", "roles": ", ".join(t["roles"]),
+             "from": ", ".join(t["source"]) if isinstance(t["source"], list) else t["source"]}
+            for t in era.transitions]
+    deadlines = [{"deadline": name, "due": (settings.deadline(era, name) or d).describe(), "party": d.party,
+                  "basis": d.basis, "verified": d.verified} for name, d in era.deadlines.items()]
+    if args.json:
+        print_json({"era": era.id, "version": era.version, "transitions": rows, "deadlines": deadlines,
+                    "sanctions": {code: vars(s) for code, s in era.all_sanctions.items()}})
+    else:
+        print(f"{era.version}: {era.title}\n")
+        print_table(rows, ["trigger", "to", "roles", "from"])
+        print()
+        print_table(deadlines, ["deadline", "due", "party", "verified", "basis"])
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS,
+                        help="store URL: sqlite:///FILE or postgresql://… (default: $JEJAK_DB or jejak.db)")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+
+    parser = argparse.ArgumentParser(prog="jejak", parents=[common],
+                                     description="Event-sourced case workflow for ASN neutrality complaints.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("report", parents=[common], help="file a report (or, as bawaslu, a finding)")
+    p.add_argument("--from", dest="source", metavar="FILE", help="the fields as one JSON object ('-' = stdin)")
+    p.add_argument("--as", dest="actor", default="reporter", help="ROLE[:SCOPE][@ID] (default: reporter)")
+    p.add_argument("--at", help="when it was filed (ISO; default now)")
+    p.add_argument("--era", choices=list(ERAS), help="override the era chosen from the report date")
+    p.add_argument("--note")
+    for key, (required, description) in REPORT_FIELDS.items():
+        p.add_argument("--" + key.replace("_", "-"), dest=key, help=description + (" [required]" if required else ""))
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("advance", parents=[common], help="fire a trigger on a case; prints the new state")
+    p.add_argument("case")
+    p.add_argument("trigger", metavar="TRIGGER", help="one of: " + ", ".join(TRIGGERS))
+    p.add_argument("--as", dest="actor", required=True, help="ROLE[:SCOPE][@ID], e.g. bawaslu:kab-bima")
+    p.add_argument("--at", help="when it happened (ISO; default now)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a field of the trigger")
+    p.add_argument("--note")
+    p.add_argument("--expect-version", type=int, help="refuse if the case is no longer at this version")
+    p.set_defaults(func=cmd_advance)
+
+    p = sub.add_parser("show", parents=[common], help="a case's history, one row per event")
+    p.add_argument("case")
+    p.add_argument("--as-of", help="only what had happened by this time")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("cases", parents=[common], help="list cases")
+    p.add_argument("--state", choices=STATES[1:])
+    p.set_defaults(func=cmd_cases)
+
+    p = sub.add_parser("triggers", parents=[common], help="what an actor may do next on a case")
+    p.add_argument("case")
+    p.add_argument("--as", dest="actor", required=True, help="ROLE[:SCOPE][@ID]")
+    p.set_defaults(func=cmd_triggers)
+
+    p = sub.add_parser("tick", parents=[common], help="mark cases whose deadline passed as overdue (once each)")
+    p.add_argument("--now", help="the time to judge deadlines at (ISO; default now)")
+    p.set_defaults(func=cmd_tick)
+
+    p = sub.add_parser("workflow", parents=[common], help="eras, rule tables, deadlines; --mermaid for a diagram")
+    p.add_argument("--era", choices=list(ERAS))
+    p.add_argument("--mermaid", action="store_true", help="print the state diagram (mermaid stateDiagram-v2)")
+    p.set_defaults(func=cmd_workflow)
+
+    from projections import cli as read_side_cli
+
+    read_side_cli.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.db = getattr(args, "db", None)
+    args.json = getattr(args, "json", False)
+    try:
+        return args.func(args)
+    except JejakError as error:
+        print(f"jejak: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except BrokenPipeError:  # the reader (head, less) went away
+        sys.stdout = open(os.devnull, "w")
+        return 0
+    except KeyboardInterrupt:
+        print("jejak: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the CLI never shows a traceback unless asked
+        if os.environ.get("JEJAK_DEBUG"):
+            raise
+        print(f"jejak: unexpected error: {type(error).__name__}: {error} (JEJAK_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
