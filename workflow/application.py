@@ -23,7 +23,7 @@ from workflow.case import Case
 from workflow.definitions import get_era
 from workflow.errors import CaseNotFound, ConcurrentUpdate, InvalidField
 from workflow.settings import Settings
-from workflow.store import eventsourcing_env, resolve_url
+from workflow.store import resolve_store
 
 EXTERNAL_REF_NAMESPACE = uuid5(NAMESPACE_URL, "https://jejak.example/external-ref")
 
@@ -53,11 +53,16 @@ class Jejak(Application):
 
     def __init__(self, db: str | None = None, *, settings: Settings | None = None,
                  clock: Callable[[], datetime] | None = None, env: dict[str, str] | None = None):
-        self.url = resolve_url(db)
+        self.store = resolve_store(db)
         self.settings = settings or Settings.from_env()
         # The clock stamps when events are recorded; only simulations (the demo, tests) replace it.
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        super().__init__(env={**eventsourcing_env(self.url), **(env or {})})
+        super().__init__(env={**self.store.eventsourcing_env(), **(env or {})})
+
+    @property
+    def url(self):
+        """The store as a SQLAlchemy URL, for the read side (imported only when the read side asks)."""
+        return self.store.sqlalchemy_url()
 
     # --- commands ---------------------------------------------------------------------------------------
 
