@@ -39,3 +39,9 @@ def test_every_report_field_is_documented():
     from workflow.fields import REPORT_FIELDS
     missing = [key for key in REPORT_FIELDS if f"`{key}`" not in README]
     assert not missing
+
+
+def test_authorization_matrix_is_the_generated_one():
+    from workflow.matrix import markdown
+    embedded = README.split("<!-- matrix:start -->\n", 1)[1].split("<!-- matrix:end -->", 1)[0]
+    assert embedded == markdown()
