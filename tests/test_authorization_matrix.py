@@ -1,0 +1,119 @@
+"""Every (era, trigger, source state, role, jurisdiction): only the allowed combinations write.
+
+Table-driven from the definitions themselves: for each transition row and source state, a case is put in
+that state, and every actor below tries the trigger. Expected: allowed iff the row lists the actor's role
+and the actor's scope covers the case (a kab-bima case, employed by pemkab-bima, in prov-ntb). A refusal must
+leave the store exactly as it was.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from workflow import rules
+from workflow.actors import Actor, covers
+from workflow.application import Jejak
+from workflow.definitions import ERAS
+from workflow.errors import IllegalTransition, NotAuthorized
+from tests.conftest import WIB, report_fields
+
+ACTORS = ["reporter", "auditor", "system", "kasn", "bkn", "bawaslu:kab-bima", "bawaslu:prov-ntb", "bawaslu:ri",
+          "bawaslu:kab-dompu", "bawaslu:prov-ntt", "ppk:pemkab-bima", "ppk:pemkab-dompu"]
+START = {"skb-2020": datetime(2020, 10, 1, 9, tzinfo=WIB), "pp94-2021": datetime(2021, 10, 1, 9, tzinfo=WIB),
+         "skb-2022": datetime(2022, 10, 1, 9, tzinfo=WIB), "bkn-2024": datetime(2024, 10, 1, 9, tzinfo=WIB)}
+ATTEMPT_AT = datetime(2029, 1, 1, tzinfo=WIB)  # after every deadline
+FIELDS = {"recommend": {"track": "ethics", "sanction": "closed_statement"},
+          "impose_sanction": {"sanction": "closed_statement", "decree_number": "800/1"},
+          "escalate": {"to": "president"}, "record_departure": {"reason": "retired"}}
+
+TO_RECOMMENDED = ["begin_review", "register", "forward", "begin_examination", "recommend"]
+PATHS = {
+    "reported": [], "under_review": ["begin_review"], "awaiting_correction": ["begin_review", "request_correction"],
+    "under_examination": ["begin_review", "register"], "forwarded": TO_RECOMMENDED[:3],
+    "under_commission_examination": TO_RECOMMENDED[:4], "recommended": TO_RECOMMENDED,
+    "under_ppk_examination": TO_RECOMMENDED + ["begin_ppk_examination"],
+    "overdue": TO_RECOMMENDED + ["mark_overdue"],
+    "sanctioned": TO_RECOMMENDED + ["block_personnel_data", "impose_sanction"],
+    "departed": TO_RECOMMENDED + ["block_personnel_data", "record_departure"],
+    "cancelled": TO_RECOMMENDED + ["block_personnel_data", "cancel"],
+}
+
+
+def path_actor(era_id: str, trigger: str) -> str:
+    role = next(iter(rules.roles_for(ERAS[era_id], "recommended", trigger) or {"x"}))
+    return {"bawaslu": "bawaslu:kab-bima", "ppk": "ppk:pemkab-bima", "reporter": "reporter"}.get(
+        role, ERAS[era_id].commission if trigger in TO_RECOMMENDED[3:] else role)
+
+
+def prepare(app: Jejak, era_id: str, state: str, trigger: str):
+    """A case in `state`; blocked first when the trigger needs personnel data blocked."""
+    steps = list(PATHS[state])
+    if trigger == "unblock_personnel_data" and "block_personnel_data" not in steps:
+        steps.append("block_personnel_data")
+    at = START[era_id]
+    case = app.new_case("reporter", occurred_at=at, **report_fields(election="pilkada-2024"))
+    for step in steps:
+        at += timedelta(days=60 if step == "mark_overdue" else 1)
+        actor = {"begin_review": "bawaslu:kab-bima", "register": "bawaslu:kab-bima", "forward": "bawaslu:kab-bima",
+                 "request_correction": "bawaslu:kab-bima", "begin_examination": ERAS[era_id].commission,
+                 "recommend": ERAS[era_id].commission, "begin_ppk_examination": "ppk:pemkab-bima",
+                 "impose_sanction": "ppk:pemkab-bima", "record_departure": "ppk:pemkab-bima",
+                 "cancel": "bawaslu:kab-bima", "mark_overdue": "system", "block_personnel_data": "bkn"}[step]
+        app.apply_trigger(case, step, actor, occurred_at=at, **FIELDS.get(step, {}))
+    assert case.state == state
+    return case
+
+
+def combinations(era_id: str):
+    era = ERAS[era_id]
+    for row in era.transitions:
+        if row["trigger"] == "report":
+            continue
+        sources = row["source"] if isinstance(row["source"], list) else [row["source"]]
+        for state in sources:
+            yield row["trigger"], state
+
+
+@pytest.mark.parametrize("era_id", list(ERAS))
+def test_only_allowed_combinations_write(tmp_path, era_id):
+    app = Jejak(f"sqlite:///{tmp_path / 'matrix.db'}", clock=lambda: datetime(2029, 6, 1, tzinfo=timezone.utc))
+    era = ERAS[era_id]
+    wrong, tried, allowed_count = [], 0, 0
+    for trigger, state in combinations(era_id):
+        shared = prepare(app, era_id, state, trigger)
+        app.record_cases(shared)
+        legal = trigger in rules.legal_triggers(era, state, _facts(app, shared))
+        for text in ACTORS:
+            actor = Actor.parse(text)
+            expected = legal and actor.role in rules.roles_for(era, state, trigger) and covers(
+                actor, "prov-ntb", "kab-bima", {"pemkab-bima"})
+            case = shared
+            if expected:  # a write changes the case: give each allowed actor a fresh one
+                case = prepare(app, era_id, state, trigger)
+                app.record_cases(case)
+            before = app.recorder.max_notification_id()
+            tried += 1
+            try:
+                app.advance(case.id, trigger, actor, occurred_at=ATTEMPT_AT, **FIELDS.get(trigger, {}))
+                outcome = "written"
+            except (NotAuthorized, IllegalTransition) as refusal:
+                outcome = type(refusal).__name__
+            after = app.recorder.max_notification_id()
+            if (outcome == "written") != expected or (after != before) != expected:
+                wrong.append(f"{trigger} from {state} by {text}: expected {'write' if expected else 'refusal'}, "
+                             f"got {outcome}, log {before}->{after}")
+            allowed_count += expected
+    app.close()
+    assert not wrong, "\n".join(wrong)
+    assert tried > 300 and allowed_count > 40  # the matrix really was exercised
+
+
+def _facts(app: Jejak, case):
+    from workflow.commands import facts
+    return facts(case, ATTEMPT_AT)
+
+
+def test_auditor_never_writes():
+    assert all("auditor" not in row["roles"] for era in ERAS.values() for row in era.transitions)
