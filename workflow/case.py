@@ -122,12 +122,19 @@ class Case(Aggregate):
 
     class SanctionImposed(Event):
         trigger = "impose_sanction"
+        class_version = 2  # v2 added decree_date
         track: str
         sanction: str
         decree_number: str
+        decree_date: str | None  # ISO date of the decree (SK), when given
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["decree_date"] = None  # not recorded before v2
 
         def apply(self, case: Case) -> None:
-            case.sanction = {"track": self.track, "sanction": self.sanction, "decree_number": self.decree_number}
+            case.sanction = {"track": self.track, "sanction": self.sanction, "decree_number": self.decree_number,
+                             "decree_date": self.decree_date}
             super().apply(case)
 
     class MarkedOverdue(Event):

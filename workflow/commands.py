@@ -16,7 +16,7 @@ from workflow.case import EVENT_FOR_TRIGGER, Case
 from workflow.definitions import (DEPARTURE_REASONS, ESCALATION_TARGETS, NEW, STAGE_OF_STATE, TRACKS, TRIGGERS,
                                   Era, era_for, get_era)
 from workflow.errors import IllegalTransition, InvalidField, NotAuthorized
-from workflow.fields import TRIGGER_FIELDS, check_keys, choice, optional_text, report_parts, text
+from workflow.fields import TRIGGER_FIELDS, check_keys, choice, optional_text, parse_date, report_parts, text
 from workflow.settings import Settings
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -91,7 +91,7 @@ def decide(case: Case, trigger: str, actor: Actor, occurred_at: datetime, record
     deadline, due_at = _deadline_after(case, era, dest, occurred_at, case.election["kind"], settings)
     payload = dict(actor=actor.as_dict(), occurred_at=occurred_at, workflow_version=era.version, state=dest,
                    deadline=deadline, due_at=due_at, note=optional_text("note", note))
-    payload.update(_trigger_fields(case, era, trigger, fields))
+    payload.update(_trigger_fields(case, era, trigger, fields, occurred_at))
     return EVENT_FOR_TRIGGER[trigger], payload
 
 
@@ -103,7 +103,8 @@ def facts(case: Case, at: datetime) -> rules.CaseFacts:
     )
 
 
-def _trigger_fields(case: Case, era: Era, trigger: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+def _trigger_fields(case: Case, era: Era, trigger: str, fields: Mapping[str, Any], occurred_at: datetime
+                    ) -> dict[str, Any]:
     if trigger == "forward":
         return {"to": era.commission}
     if trigger == "recommend":
@@ -113,8 +114,11 @@ def _trigger_fields(case: Case, era: Era, trigger: str, fields: Mapping[str, Any
                 "ppk": check_agency(fields.get("ppk") or case.terlapor["agency"], "ppk")}
     if trigger == "impose_sanction":
         sanction = choice("sanction", fields["sanction"], era.all_sanctions)
+        decree_date = parse_date("decree_date", fields.get("decree_date"))
+        if decree_date and decree_date > occurred_at.date().isoformat():
+            raise InvalidField("decree_date", f"{decree_date} is after the sanction was imposed")
         return {"track": era.all_sanctions[sanction].track, "sanction": sanction,
-                "decree_number": text("decree_number", fields["decree_number"], 200)}
+                "decree_number": text("decree_number", fields["decree_number"], 200), "decree_date": decree_date}
     if trigger == "mark_overdue":
         return {"missed_deadline": case.deadline, "missed_due_at": case.due_at}
     if trigger == "escalate":

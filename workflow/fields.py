@@ -48,7 +48,8 @@ TRIGGER_FIELDS = {
                   "sanction": (True, "a sanction code of the era's catalogue for that track"),
                   "ppk": (False, "agency code of the PPK addressed (default: the employer)")},
     "impose_sanction": {"sanction": (True, "a sanction code of the era's catalogues"),
-                        "decree_number": (True, "the decree (SK) number")},
+                        "decree_number": (True, "the decree (SK) number"),
+                        "decree_date": (False, "the decree's date (YYYY-MM-DD)")},
     "escalate": {"to": (True, "one of: " + ", ".join(ESCALATION_TARGETS))},
     "record_departure": {"reason": (True, "one of: " + ", ".join(DEPARTURE_REASONS))},
 }
