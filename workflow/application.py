@@ -84,14 +84,25 @@ class Jejak(Application):
         return Case._create(Case.Reported, id=case_id, timestamp=recorded_at, **payload)
 
     def advance(self, case_id: UUID | str, trigger: str, actor: ActorLike, *, occurred_at: datetime | None = None,
-                note: str | None = None, expected_version: int | None = None, **fields: Any) -> Case:
-        """Fire a trigger on a case; refused with nothing written if the rules, the actor or the fields say no."""
-        case = self.get_case(case_id)
-        if expected_version is not None and case.version != expected_version:
-            raise ConcurrentUpdate(case.id, f"expected version {expected_version}, it is at {case.version}")
-        self.apply_trigger(case, trigger, actor, occurred_at=occurred_at, note=note, **fields)
-        self._commit(case)
-        return case
+                note: str | None = None, expected_version: int | None = None, retries: int = 0,
+                **fields: Any) -> Case:
+        """Fire a trigger on a case; refused with nothing written if the rules, the actor or the fields say no.
+
+        If another writer records an event on the case first, the command is refused with ConcurrentUpdate;
+        with ``retries`` it is decided again on the newer case (which may then refuse it) up to that many times.
+        """
+        for attempt in range(retries + 1):
+            case = self.get_case(case_id)
+            if expected_version is not None and case.version != expected_version:
+                raise ConcurrentUpdate(case.id, f"expected version {expected_version}, it is at {case.version}")
+            self.apply_trigger(case, trigger, actor, occurred_at=occurred_at, note=note, **fields)
+            try:
+                self._commit(case)
+            except ConcurrentUpdate:
+                if attempt == retries:
+                    raise
+                continue
+            return case
 
     def apply_trigger(self, case: Case, trigger: str, actor: ActorLike, *, occurred_at: datetime | None = None,
                       note: str | None = None, **fields: Any) -> None:

@@ -136,7 +136,8 @@ def read_json_object(source: str) -> dict:
 def cmd_advance(args) -> int:
     with open_app(args) as app:
         case = app.advance(args.case, args.trigger, args.actor, occurred_at=parse_when(args.at), note=args.note,
-                           expected_version=args.expect_version, **parse_assignments(args.set))
+                           expected_version=args.expect_version, retries=args.retries,
+                           **parse_assignments(args.set))
     print(case.state)
     return 0
 
@@ -252,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a field of the trigger")
     p.add_argument("--note")
     p.add_argument("--expect-version", type=int, help="refuse if the case is no longer at this version")
+    p.add_argument("--retries", type=int, default=0, metavar="N",
+                   help="on a concurrent update, decide again on the newer case up to N times")
     p.set_defaults(func=cmd_advance)
 
     p = sub.add_parser("show", parents=[common], help="a case's history, one row per event")

@@ -1,0 +1,55 @@
+"""A command that loses a race is refused whole, and `retries` decides it again on the newer case."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from workflow.application import Jejak
+from workflow.errors import ConcurrentUpdate, IllegalTransition
+from tests.conftest import T0, TO_RECOMMENDED, new_case, walk
+
+
+def racing_app(db_url, rival: Jejak, case_id, trigger, actor, **fields):
+    """An app whose clock lets a rival write first, once, just before this app's command is saved."""
+    raced = []
+
+    def clock():
+        if not raced:
+            raced.append(True)
+            rival.advance(case_id, trigger, actor, occurred_at=T0 + timedelta(days=10), **fields)
+        return datetime.now(timezone.utc)
+
+    return Jejak(db_url, clock=clock)
+
+
+def test_lost_race_is_refused_and_the_other_write_kept(app, db_url):
+    case_id = new_case(app)
+    walk(app, case_id, TO_RECOMMENDED)
+    with racing_app(db_url, app, case_id, "begin_ppk_examination", "ppk:pemkab-bima") as loser:
+        with pytest.raises(ConcurrentUpdate, match=str(case_id)):
+            loser.advance(case_id, "block_personnel_data", "bkn", occurred_at=T0 + timedelta(days=11))
+    case = app.get_case(case_id)
+    assert case.state == "under_ppk_examination" and not case.personnel_data_blocked
+    assert [e.trigger for e in app.case_events(case_id)][-1] == "begin_ppk_examination"
+
+
+def test_retry_decides_again_on_the_newer_case(app, db_url):
+    case_id = new_case(app)
+    walk(app, case_id, TO_RECOMMENDED)
+    with racing_app(db_url, app, case_id, "begin_ppk_examination", "ppk:pemkab-bima") as retrier:
+        retrier.advance(case_id, "block_personnel_data", "bkn", occurred_at=T0 + timedelta(days=11), retries=1)
+    assert [e.trigger for e in app.case_events(case_id)][-2:] == ["begin_ppk_examination", "block_personnel_data"]
+    assert app.get_case(case_id).personnel_data_blocked
+
+
+def test_retry_can_end_in_a_refusal_when_the_rival_closed_the_case(app, db_url):
+    case_id = new_case(app)
+    walk(app, case_id, TO_RECOMMENDED)
+    with racing_app(db_url, app, case_id, "impose_sanction", "ppk:pemkab-bima", sanction="oral_reprimand",
+                    decree_number="800/2/2024") as retrier:
+        with pytest.raises(IllegalTransition, match="'sanctioned'"):
+            retrier.advance(case_id, "begin_ppk_examination", "ppk:pemkab-bima",
+                            occurred_at=T0 + timedelta(days=11), retries=3)
+    assert app.get_case(case_id).version == len(TO_RECOMMENDED) + 2
