@@ -81,7 +81,7 @@ def test_errors_are_one_clear_line(jejak, argv, code, message):
 def test_illegal_transition_names_case_state_and_legal_triggers(jejak):
     case = jejak(*REPORT).strip()
     err = jejak("advance", case, "recommend", "--as", "bkn", "--set", "track=ethics", code=2)
-    assert case in err and "'reported'" in err and "legal triggers: begin_review, cancel, record_departure" in err
+    assert case in err and "'reported'" in err and "legal triggers: begin_review, cancel, erase_reporter, record_departure" in err
 
 
 def test_workflow_mermaid_diagram(jejak):

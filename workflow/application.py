@@ -9,19 +9,22 @@ Usage::
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, InternalError
 
-from workflow import commands, rules
+from workflow import commands, privacy, rules
 from workflow.actors import Actor, covers
 from workflow.case import Case
 from workflow.definitions import get_era
 from workflow.errors import CaseNotFound, ConcurrentUpdate, InvalidField
+from workflow.privacy import SubjectKeys
 from workflow.settings import Settings
 from workflow.store import resolve_store
 
@@ -57,7 +60,23 @@ class Jejak(Application):
         self.settings = settings or Settings.from_env()
         # The clock stamps when events are recorded; only simulations (the demo, tests) replace it.
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        super().__init__(env={**self.store.eventsourcing_env(), **(env or {})})
+        store_env = self.store.eventsourcing_env()
+        if cipher_key := os.environ.get("JEJAK_CIPHER_KEY"):  # optional: encrypt every stored event at rest
+            store_env.update(CIPHER_TOPIC="eventsourcing.cryptography:AESCipher", CIPHER_KEY=cipher_key)
+        super().__init__(env={**store_env, **(env or {})})
+        self.subject_keys = SubjectKeys(self.recorder, self.store.is_postgres)
+        self._new_subject_keys: dict[str, str] = {}  # kept just before the cases using them are saved
+
+    def construct_recorder(self):
+        # On PostgreSQL every start re-runs eventsourcing's CREATE OR REPLACE FUNCTION; two processes starting
+        # at once (a cron tick and a user's command) make PostgreSQL fail one with "tuple concurrently updated".
+        for attempt in range(10):
+            try:
+                return super().construct_recorder()
+            except InternalError as error:
+                if "concurrently updated" not in str(error) or attempt == 9:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
 
     @property
     def url(self):
@@ -81,6 +100,10 @@ class Jejak(Application):
                                          self.settings, era, note)
         ref = payload["external_ref"]
         case_id = uuid5(EXTERNAL_REF_NAMESPACE, ref) if ref else uuid4()
+        if payload["reporter"] is not None:
+            subject, key = str(uuid4()), self.subject_keys.new_key()
+            payload["reporter"] = {"subject": subject, "sealed": privacy.seal(payload["reporter"], key)}
+            self._new_subject_keys[subject] = key
         return Case._create(Case.Reported, id=case_id, timestamp=recorded_at, **payload)
 
     def advance(self, case_id: UUID | str, trigger: str, actor: ActorLike, *, occurred_at: datetime | None = None,
@@ -96,6 +119,8 @@ class Jejak(Application):
             if expected_version is not None and case.version != expected_version:
                 raise ConcurrentUpdate(case.id, f"expected version {expected_version}, it is at {case.version}")
             self.apply_trigger(case, trigger, actor, occurred_at=occurred_at, note=note, **fields)
+            if trigger == "erase_reporter":  # crypto-shredding: first the key, then the record of it
+                self.subject_keys.erase(case.reporter["subject"])
             try:
                 self._commit(case)
             except ConcurrentUpdate:
@@ -117,6 +142,8 @@ class Jejak(Application):
         self._commit(*cases)
 
     def _commit(self, *cases: Case) -> None:
+        subjects = [c.reporter["subject"] for c in cases if c.version == 1 and c.reporter]
+        self.subject_keys.store({s: self._new_subject_keys.pop(s) for s in subjects if s in self._new_subject_keys})
         try:
             self.save(*cases)
         except IntegrityError as error:  # nothing was written; the case objects are stale now
@@ -136,6 +163,8 @@ class Jejak(Application):
             case = self.get_case(case_id)
             if not commands.facts(case, now).deadline_passed or case.deadline_missed:
                 continue  # the read model lagged; the aggregate is the authority
+            if case.last_occurred_at > now:
+                continue  # its history is already past `now` (a tick for a past moment); a later tick marks it
             deadline = case.deadline
             self.apply_trigger(case, "mark_overdue", "system", occurred_at=now,
                                note=f"deadline {deadline} was due {case.due_at.isoformat()}")
@@ -155,6 +184,14 @@ class Jejak(Application):
             return self.repository.get(case_id, version=version)
         except AggregateNotFoundError:
             raise CaseNotFound(case_id) from None
+
+    def reporter(self, case_id: UUID | str) -> dict[str, Any] | None:
+        """The reporter's personal data, decrypted; None if none was given or it has been erased."""
+        case = self.get_case(case_id)
+        if case.reporter is None or case.reporter_erased:
+            return None
+        key = self.subject_keys.get(case.reporter["subject"])
+        return privacy.unseal(case.reporter["sealed"], key) if key else None
 
     def case_events(self, case_id: UUID | str) -> list[Case.Event]:
         case_id = as_case_id(case_id)

@@ -51,7 +51,7 @@ class Case(Aggregate):
         category: str
         election: dict[str, Any]  # kind, year
         incident: dict[str, Any]  # description, place, date, witnesses, evidence
-        reporter: dict[str, Any] | None  # personal data, kept apart from everything else
+        reporter: dict[str, Any] | None  # {"subject", "sealed"}: encrypted under its own key (privacy.py)
         external_ref: str | None
 
         def apply(self, case: Case) -> None:
@@ -66,6 +66,7 @@ class Case(Aggregate):
             case.era, case.source, case.terlapor = self.era, self.source, self.terlapor
             case.region, case.category, case.election = self.region, self.category, self.election
             case.incident, case.reporter, case.external_ref = self.incident, self.reporter, self.external_ref
+            case.reporter_erased = False
             super().apply(case)
 
     class ReviewBegun(Event):
@@ -170,6 +171,13 @@ class Case(Aggregate):
 
     class Cancelled(Event):
         trigger = "cancel"
+
+    class ReporterErased(Event):
+        trigger = "erase_reporter"
+
+        def apply(self, case: Case) -> None:
+            case.reporter_erased = True
+            super().apply(case)
 
     class DepartureRecorded(Event):
         trigger = "record_departure"

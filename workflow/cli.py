@@ -142,6 +142,13 @@ def cmd_advance(args) -> int:
     return 0
 
 
+def cmd_erase_reporter(args) -> int:
+    with open_app(args) as app:
+        case = app.advance(args.case, "erase_reporter", args.actor, occurred_at=parse_when(args.at), note=args.note)
+    print(f"reporter data of case {case.id} erased (its key is destroyed; the history is kept)")
+    return 0
+
+
 def cmd_show(args) -> int:
     with open_app(args) as app:
         events = app.case_events(args.case)
@@ -256,6 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", type=int, default=0, metavar="N",
                    help="on a concurrent update, decide again on the newer case up to N times")
     p.set_defaults(func=cmd_advance)
+
+    p = sub.add_parser("erase-reporter", parents=[common],
+                       help="on the reporter's request, destroy the key of their personal data (Bawaslu)")
+    p.add_argument("case")
+    p.add_argument("--as", dest="actor", required=True, help="the case's Bawaslu, e.g. bawaslu:kab-bima")
+    p.add_argument("--at", help="when the request was executed (ISO; default now)")
+    p.add_argument("--note")
+    p.set_defaults(func=cmd_erase_reporter)
 
     p = sub.add_parser("show", parents=[common], help="a case's history, one row per event")
     p.add_argument("case")

@@ -13,7 +13,8 @@ from typing import Any
 from workflow import rules
 from workflow.actors import Actor, check_agency, require_jurisdiction
 from workflow.case import EVENT_FOR_TRIGGER, Case
-from workflow.definitions import (DEPARTURE_REASONS, ESCALATION_TARGETS, NEW, STAGE_OF_STATE, TRACKS, TRIGGERS,
+from workflow.definitions import (DEPARTURE_REASONS, ESCALATION_TARGETS, FINAL_STATES, NEW, STAGE_OF_STATE,
+                                  TRACKS, TRIGGERS,
                                   Era, era_for, get_era)
 from workflow.errors import IllegalTransition, InvalidField, NotAuthorized
 from workflow.fields import TRIGGER_FIELDS, check_keys, choice, optional_text, parse_date, report_parts, text
@@ -82,7 +83,8 @@ def decide(case: Case, trigger: str, actor: Actor, occurred_at: datetime, record
     era = get_era(case.era)
     if trigger not in TRIGGERS or trigger == "report":
         legal = rules.legal_triggers(era, case.state, facts(case, occurred_at))
-        raise IllegalTransition(case.id, case.state, trigger, legal, why="no such trigger")
+        raise IllegalTransition(case.id, case.state, trigger, legal, why="no such trigger",
+                                closed=case.state in FINAL_STATES)
     check_time(occurred_at, recorded_at, case.last_occurred_at)
     dest = rules.destination(era, case.state, trigger, facts(case, occurred_at), case.id)
     _authorize(era, case.state, trigger, actor)
@@ -100,6 +102,7 @@ def facts(case: Case, at: datetime) -> rules.CaseFacts:
         deadline_passed=case.due_at is not None and at >= case.due_at,
         deadline_missed=case.deadline_missed,
         personnel_data_blocked=case.personnel_data_blocked,
+        has_reporter_data=case.reporter is not None and not case.reporter_erased,
     )
 
 

@@ -29,12 +29,13 @@ class CaseNotFound(JejakError):
 
 
 class IllegalTransition(JejakError):
-    def __init__(self, case_id: object, state: str, trigger: str, legal: list[str], why: str = ""):
+    def __init__(self, case_id: object, state: str, trigger: str, legal: list[str], why: str = "",
+                 closed: bool = False):
         self.case_id, self.state, self.trigger, self.legal = case_id, state, trigger, legal
         reason = f" ({why})" if why else ""
         super().__init__(
-            f"case {case_id} is {state!r}: {trigger!r} is not allowed{reason}; "
-            f"legal triggers: {', '.join(legal) or 'none (the case is closed)'}"
+            f"case {case_id} is {state!r}{' (closed)' if closed else ''}: {trigger!r} is not allowed{reason}; "
+            f"legal triggers: {', '.join(legal) or 'none'}"
         )
 
 

@@ -13,7 +13,7 @@ from functools import cache
 
 from transitions import Machine
 
-from workflow.definitions import NEW, STATES, Era, get_era
+from workflow.definitions import FINAL_STATES, NEW, STATES, Era, get_era
 from workflow.errors import IllegalTransition
 
 _TABLE_KEYS = ("trigger", "source", "dest", "conditions", "unless")
@@ -24,6 +24,7 @@ _CONDITION_TEXT = {
     ("deadline_missed", False): "the missed deadline is already recorded",
     ("personnel_data_blocked", False): "personnel data is already blocked",
     ("personnel_data_blocked", True): "personnel data is not blocked",
+    ("has_reporter_data", True): "the case holds no reporter data (none given, or already erased)",
 }
 
 
@@ -34,6 +35,7 @@ class CaseFacts:
     deadline_passed: bool = False
     deadline_missed: bool = False
     personnel_data_blocked: bool = False
+    has_reporter_data: bool = False
 
 
 class _Probe(CaseFacts):
@@ -79,10 +81,11 @@ def destination(era: Era, state: str, trigger: str, facts: CaseFacts, case_id: o
     """The state a trigger leads to, or IllegalTransition naming the case, its state and the legal triggers."""
     def action(m, probe):
         if trigger not in m.get_triggers(state):
-            raise IllegalTransition(case_id, state, trigger, _legal_now(m, probe))
+            raise IllegalTransition(case_id, state, trigger, _legal_now(m, probe), closed=state in FINAL_STATES)
         if not probe.trigger(trigger):
             why = _failed_condition(era, state, trigger, facts)
-            raise IllegalTransition(case_id, state, trigger, _legal_now(m, probe), why=why)
+            raise IllegalTransition(case_id, state, trigger, _legal_now(m, probe), why=why,
+                                    closed=state in FINAL_STATES)
         return probe.state
 
     return _with_probe(era, state, facts, action)

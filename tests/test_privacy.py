@@ -1,0 +1,96 @@
+"""The reporter's personal data never lies in the store in clear, and erasure makes it unreadable for good."""
+
+from __future__ import annotations
+
+import glob
+
+import psycopg
+import pytest
+
+from workflow.application import Jejak
+from workflow.errors import IllegalTransition, InvalidField
+from tests.conftest import TO_RECOMMENDED, new_case, walk
+
+PLANTED = {"reporter_name": "Zulkarnaen Wibisono", "reporter_contact": "zulkarnaen@example.org",
+           "reporter_id_number": "5206011234567890"}
+
+
+def raw_store_bytes(app: Jejak) -> bytes:
+    """Everything the database holds, as bytes: the SQLite files, or every PostgreSQL table dumped as text."""
+    if not app.store.is_postgres:
+        return b"".join(open(path, "rb").read() for path in glob.glob(app.store.database + "*"))
+    with psycopg.connect(dbname=app.store.database, host=app.store.host, port=app.store.port,
+                         user=app.store.user) as conn:
+        tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+        values = [value for (table,) in tables for row in conn.execute(f'SELECT * FROM "{table}"') for value in row]
+    return b"\n".join(v if isinstance(v, bytes) else str(v).encode() for v in values)
+
+
+def reported(app: Jejak, **extra):
+    return new_case(app, **PLANTED, **extra)
+
+
+def test_reporter_data_is_sealed_and_readable_with_its_key(app):
+    case_id = reported(app)
+    walk(app, case_id, TO_RECOMMENDED)
+    assert app.reporter(case_id) == {"name": PLANTED["reporter_name"], "contact": PLANTED["reporter_contact"],
+                                     "id_number": PLANTED["reporter_id_number"]}
+    raw = raw_store_bytes(app)
+    assert b"Budi Santoso" in raw  # the check can see clear text: the reported official's name is there
+    for planted in PLANTED.values():
+        assert planted.encode() not in raw
+
+
+def test_erasure_shreds_the_key_and_the_history_still_loads(app):
+    case_id = reported(app)
+    walk(app, case_id, TO_RECOMMENDED)
+    case = app.advance(case_id, "erase_reporter", "bawaslu:kab-bima", note="the reporter asked")
+    assert case.reporter_erased and case.state == "recommended"
+    assert app.reporter(case_id) is None
+    assert app.subject_keys.get(case.reporter["subject"]) is None  # the key itself is gone
+    assert [e.trigger for e in app.case_events(case_id)][-1] == "erase_reporter"
+    assert app.get_case(case_id, version=2).state == "under_review"  # replay is unaffected
+    with pytest.raises(IllegalTransition, match="no reporter data"):
+        app.advance(case_id, "erase_reporter", "bawaslu:kab-bima")
+    app.advance(case_id, "impose_sanction", "ppk:pemkab-bima", sanction="oral_reprimand", decree_number="800/3")
+    for planted in PLANTED.values():
+        assert planted.encode() not in raw_store_bytes(app)
+
+
+def test_only_the_case_bawaslu_may_erase(app):
+    case_id = reported(app)
+    from workflow.errors import NotAuthorized
+    with pytest.raises(NotAuthorized):
+        app.advance(case_id, "erase_reporter", "bawaslu:kab-dompu")
+    with pytest.raises(NotAuthorized):
+        app.advance(case_id, "erase_reporter", "bkn")
+    assert app.reporter(case_id)["name"] == PLANTED["reporter_name"]
+
+
+def test_data_keys_are_wrapped_by_the_master_key(db_url, monkeypatch):
+    from eventsourcing.cryptography import AESCipher
+    master = AESCipher.create_key(32)
+    monkeypatch.setenv("JEJAK_MASTER_KEY", master)
+    with Jejak(db_url) as app:
+        case_id = reported(app)
+        subject = app.get_case(case_id).reporter["subject"]
+        assert app.reporter(case_id)["name"] == PLANTED["reporter_name"]
+    monkeypatch.delenv("JEJAK_MASTER_KEY")
+    with Jejak(db_url) as app:  # without the master key, the wrapped data key is useless
+        with pytest.raises(InvalidField, match="JEJAK_MASTER_KEY"):
+            app.reporter(case_id)
+        with app.subject_keys.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT wrapped FROM subject_keys")
+            assert all(row["wrapped"] for row in cursor.fetchall())
+    assert subject
+
+
+def test_whole_store_cipher_encrypts_every_event(db_url, monkeypatch):
+    from eventsourcing.cryptography import AESCipher
+    monkeypatch.setenv("JEJAK_CIPHER_KEY", AESCipher.create_key(32))
+    with Jejak(db_url) as app:
+        case_id = reported(app)
+        walk(app, case_id, TO_RECOMMENDED)
+        assert app.get_case(case_id).state == "recommended"
+        notifications = app.recorder.select_notifications(start=1, limit=100)
+        assert notifications and all(b"pemkab-bima" not in n.state for n in notifications)

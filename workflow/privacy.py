@@ -1,0 +1,94 @@
+"""The reporter's personal data: encrypted under a key of its own, so that it can be erased for good.
+
+Each case's reporter data (name, contact, identity number) is encrypted with a fresh data key before the
+`Reported` event is recorded; the event holds only ciphertext. The data key is kept in the ``subject_keys``
+table, itself encrypted under ``JEJAK_MASTER_KEY`` when one is configured (base64 of 16, 24 or 32 random
+bytes: ``python -c "from eventsourcing.cryptography import AESCipher; print(AESCipher.create_key(32))"``).
+Erasure deletes the data key (crypto-shredding): the history stays intact and verifiable, the data is gone.
+Encryption is eventsourcing's own AES-GCM cipher.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from base64 import b64decode, b64encode
+from datetime import datetime, timezone
+from typing import Any
+
+from workflow.errors import InvalidField
+
+MASTER_KEY_VARIABLE = "JEJAK_MASTER_KEY"
+
+
+def _cipher(key_b64: str):
+    from eventsourcing.cryptography import AESCipher
+    from eventsourcing.utils import Environment
+
+    try:
+        return AESCipher(Environment(env={AESCipher.CIPHER_KEY: key_b64}))
+    except (ValueError, TypeError) as error:
+        raise InvalidField(MASTER_KEY_VARIABLE, f"unusable key ({error})",
+                           allowed="base64 of 16, 24 or 32 random bytes") from None
+
+
+class SubjectKeys:
+    """Per-subject data keys in the store's own database, read and written through eventsourcing's datastore."""
+
+    def __init__(self, recorder, is_postgres: bool, master_key: str | None = None):
+        self.datastore = recorder.datastore
+        self.mark = "%s" if is_postgres else "?"
+        master_key = master_key if master_key is not None else os.environ.get(MASTER_KEY_VARIABLE)
+        self.master = _cipher(master_key) if master_key else None
+        self._table_ready = False
+
+    def _ensure_table(self, cursor) -> None:
+        if not self._table_ready:
+            cursor.execute("CREATE TABLE IF NOT EXISTS subject_keys (subject_id TEXT PRIMARY KEY, "
+                           "data_key TEXT NOT NULL, wrapped BOOLEAN NOT NULL, created_at TEXT NOT NULL)")
+            self._table_ready = True
+
+    def new_key(self) -> str:
+        from eventsourcing.cryptography import AESCipher
+
+        return AESCipher.create_key(32)
+
+    def store(self, keys: dict[str, str]) -> None:
+        """Keep new data keys (subject id -> key); done before the events that use them are saved."""
+        if not keys:
+            return
+        now = datetime.now(timezone.utc).isoformat()
+        rows = [(subject, self._wrap(key), self.master is not None, now) for subject, key in keys.items()]
+        with self.datastore.transaction(commit=True) as cursor:
+            self._ensure_table(cursor)
+            cursor.executemany(f"INSERT INTO subject_keys VALUES ({', '.join([self.mark] * 4)})", rows)
+
+    def get(self, subject: str) -> str | None:
+        with self.datastore.transaction(commit=True) as cursor:
+            self._ensure_table(cursor)
+            cursor.execute(f"SELECT data_key, wrapped FROM subject_keys WHERE subject_id = {self.mark}", (subject,))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        data_key, wrapped = row["data_key"], row["wrapped"]
+        if not wrapped:
+            return data_key
+        if self.master is None:
+            raise InvalidField(MASTER_KEY_VARIABLE, "the reporter's data key is encrypted; configure the master key")
+        return self.master.decrypt(b64decode(data_key)).decode()
+
+    def erase(self, subject: str) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            self._ensure_table(cursor)
+            cursor.execute(f"DELETE FROM subject_keys WHERE subject_id = {self.mark}", (subject,))
+
+    def _wrap(self, key: str) -> str:
+        return b64encode(self.master.encrypt(key.encode())).decode() if self.master else key
+
+
+def seal(data: dict[str, Any], key: str) -> str:
+    return b64encode(_cipher(key).encrypt(json.dumps(data, ensure_ascii=False).encode())).decode()
+
+
+def unseal(ciphertext: str, key: str) -> dict[str, Any]:
+    return json.loads(_cipher(key).decrypt(b64decode(ciphertext)))
