@@ -66,7 +66,7 @@ def text(name: str, value: Any, limit: int = MAX_TEXT) -> str:
 
 
 def choice(name: str, value: Any, allowed) -> str:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:  # a list or dict would not even be hashable
         raise InvalidField(name, f"unknown value {value!r}", allowed=allowed)
     return value
 
