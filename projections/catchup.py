@@ -1,64 +1,119 @@
-"""Pull-based catch-up: read the notification log after a projection's position, apply a page, and write the
-rows and the new position in one transaction.
+"""Pull-based catch-up: read the notification log after the projections' positions, apply a page, and write
+the rows and the new positions in one transaction.
 
-Works on SQLite (which has no subscription) and PostgreSQL alike. The position is advanced with a
-compare-and-set, so two catch-ups racing on one page cannot both apply it: the slower one rolls back.
-A process killed mid-page leaves the previous commit intact and the next run redoes only that page.
+Works on SQLite (which has no subscription) and PostgreSQL alike. Each page is read once and given to every
+projection that has not applied it yet. The positions are locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
+serialises writers) and advanced with a compare-and-set, so two catch-ups racing on one page cannot both
+apply it: the slower one rolls back and starts over from the new positions. A process killed mid-page
+leaves the previous commit intact and the next run redoes only that page.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from eventsourcing.persistence import Notification
 from sqlalchemy import Connection, Engine, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from projections.tables import projection_position
 from workflow.case import Case
 
 PAGE_SIZE = 5000
+RETRIES = 5
 
 
 class Projector(Protocol):
     name: str
 
     def apply(self, conn: Connection, events: list[tuple[int, Case.Event]]) -> None:
-        """Apply a page of (notification id, event) in log order, within the caller's transaction."""
+        """Apply a page of (notification id, event) in log order, within the caller's transaction.
+        A projector with ``raw = True`` gets the stored notifications instead."""
 
 
 class CatchUpConflict(RuntimeError):
     """Another catch-up applied this page first; this one was rolled back and can simply run again."""
 
 
-def position(conn: Connection, name: str) -> int:
-    found = conn.execute(select(projection_position.c.position).where(projection_position.c.projection == name))
-    row = found.first()
-    if row is None:
+def ensure_positions(conn: Connection, names: Iterable[str]) -> None:
+    known = set(conn.execute(select(projection_position.c.projection)).scalars())
+    missing = [{"projection": name, "position": 0} for name in names if name not in known]
+    if missing:
         try:
             with conn.begin_nested():
-                conn.execute(projection_position.insert().values(projection=name, position=0))
+                conn.execute(projection_position.insert(), missing)
         except IntegrityError:
             pass  # created by a concurrent catch-up
-        return 0
-    return row[0]
 
 
-def catch_up(app, engine: Engine, projector: Projector, page_size: int = PAGE_SIZE) -> int:
-    """Apply every notification after the projector's position; returns how many were applied."""
+def position(conn: Connection, name: str) -> int:
+    ensure_positions(conn, [name])
+    return conn.execute(select(projection_position.c.position)
+                        .where(projection_position.c.projection == name)).scalar_one()
+
+
+def _locked_positions(conn: Connection, names: list[str]) -> dict[str, int]:
+    ensure_positions(conn, names)
+    query = (select(projection_position.c.projection, projection_position.c.position)
+             .where(projection_position.c.projection.in_(names)))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return dict(conn.execute(query).all())
+
+
+def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], page_size: int = PAGE_SIZE) -> int:
+    """Apply every notification after each projector's position; returns how many were read and applied."""
+    if not isinstance(projectors, Sequence):
+        projectors = [projectors]
     applied = 0
+    conflicts = 0
     while True:
-        with engine.begin() as conn:
-            start = position(conn, projector.name)
-            notifications = app.recorder.select_notifications(start=start, limit=page_size,
-                                                              inclusive_of_start=False)
-            if not notifications:
-                return applied
-            projector.apply(conn, [(n.id, app.mapper.to_domain_event(n)) for n in notifications])
+        try:
+            count = catch_up_page(app, engine, projectors, page_size)
+        except (CatchUpConflict, IntegrityError, OperationalError) as error:
+            # a concurrent catch-up got there first (or SQLite stayed locked): start over from the positions
+            conflicts += 1
+            if conflicts > RETRIES or (isinstance(error, OperationalError) and "lock" not in str(error).lower()):
+                raise
+            time.sleep(0.05 * conflicts)
+            continue
+        if count == 0:
+            return applied
+        applied += count
+
+
+def catch_up_page(app, engine: Engine, projectors: Sequence[Projector], page_size: int = PAGE_SIZE) -> int:
+    """Apply one page to every projector that is behind, in one transaction; returns its length (0: done)."""
+    names = [p.name for p in projectors]
+    with engine.begin() as conn:
+        starts = _locked_positions(conn, names)
+        start = min(starts.values())
+        notifications: Sequence[Notification] = app.recorder.select_notifications(
+            start=start, limit=page_size, inclusive_of_start=False)
+        if not notifications:
+            return 0
+        decoded: dict[int, Case.Event] = {}
+        last = notifications[-1].id
+        for projector in projectors:
+            behind = [n for n in notifications if n.id > starts[projector.name]]
+            if not behind:
+                continue
+            if getattr(projector, "raw", False):
+                projector.apply(conn, behind)
+            else:
+                for n in behind:
+                    if n.id not in decoded:
+                        decoded[n.id] = app.mapper.to_domain_event(n)
+                projector.apply(conn, [(n.id, decoded[n.id]) for n in behind])
             moved = conn.execute(
                 update(projection_position)
-                .where(projection_position.c.projection == projector.name, projection_position.c.position == start)
-                .values(position=notifications[-1].id)
+                .where(projection_position.c.projection == projector.name,
+                       projection_position.c.position == starts[projector.name])
+                .values(position=last)
             )
             if moved.rowcount != 1:
-                raise CatchUpConflict(f"projection {projector.name!r} moved past {start} meanwhile; rolled back")
-        applied += len(notifications)
+                raise CatchUpConflict(f"projection {projector.name!r} moved past {starts[projector.name]} "
+                                      "meanwhile; rolled back")
+        return len(notifications)

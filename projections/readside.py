@@ -1,36 +1,135 @@
-"""The read side's front door: an engine on the events' database, caught up before every query."""
+"""The read side's front door: an engine on the events' database, caught up before every query.
+
+``ReadSide(app).catch_up()`` applies new events to every projection exactly once; ``rebuild()`` drops and
+rebuilds the read models from the events; ``follow(stop_event)`` keeps them current (LISTEN/NOTIFY on
+PostgreSQL plus a periodic poll, so a lost notification cannot stall it; polling alone on SQLite).
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import datetime
 from functools import cache
 from uuid import UUID
 
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine, delete, select, update
 from sqlalchemy.engine import URL
 
+from projections.case_event import CaseEvent
 from projections.case_summary import CaseSummary
-from projections.catchup import catch_up
-from projections.tables import case_summary, metadata
+from projections.catchup import PAGE_SIZE, catch_up, ensure_positions
+from projections.integrity import EventChain
+from projections.tables import READ_MODELS, case_summary, event_chain, fingerprint, metadata, \
+    projection_position, read_model_schema
 from workflow.definitions import STATES
 from workflow.errors import InvalidField
+
+log = logging.getLogger(__name__)
 
 
 @cache
 def engine_for(url: URL) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30} if url.get_backend_name() == "sqlite" else {})
     metadata.create_all(engine)
+    _migrate(engine)
     return engine
 
 
+def _migrate(engine: Engine) -> None:
+    """A read model whose schema changed (a new column…) is dropped and rebuilt from the events."""
+    with engine.begin() as conn:
+        stored = dict(conn.execute(select(read_model_schema.c.name, read_model_schema.c.fingerprint)).all())
+        for table in (*READ_MODELS, event_chain):
+            current = fingerprint(table)
+            if stored.get(table.name) == current:
+                continue
+            if table.name in stored or _has_stale_columns(conn, table):
+                log.warning("read model %s changed schema: rebuilding it", table.name)
+                table.drop(conn)
+                table.create(conn)
+                conn.execute(update(projection_position).where(projection_position.c.projection == table.name)
+                             .values(position=0))
+            conn.execute(delete(read_model_schema).where(read_model_schema.c.name == table.name))
+            conn.execute(read_model_schema.insert().values(name=table.name, fingerprint=current))
+
+
+def _has_stale_columns(conn, table) -> bool:
+    from sqlalchemy import inspect
+
+    existing = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    return existing != {c.name for c in table.columns}
+
+
 class ReadSide:
-    def __init__(self, app):
+    def __init__(self, app, page_size: int = PAGE_SIZE):
         self.app = app
         self.engine = engine_for(app.url)
-        self.projectors = [CaseSummary()]
+        self.page_size = page_size
+        self.projectors = [CaseSummary(), CaseEvent(), EventChain()]
 
     def catch_up(self) -> int:
-        return sum(catch_up(self.app, self.engine, projector) for projector in self.projectors)
+        """Apply every new event to every projection, exactly once; returns how many events were read."""
+        return catch_up(self.app, self.engine, self.projectors, self.page_size)
+
+    def rebuild(self, chain: bool = False) -> int:
+        """Drop and rebuild every read model from the events. The hash chain (`event_chain`) is kept unless
+        ``chain=True``: rebuilding it from tampered events would erase the evidence."""
+        tables = [p.table for p in self.projectors if p.table is not event_chain or chain]
+        with self.engine.begin() as conn:
+            ensure_positions(conn, [p.name for p in self.projectors])
+            for table in tables:
+                table.drop(conn, checkfirst=True)
+                table.create(conn)
+                conn.execute(update(projection_position).where(projection_position.c.projection == table.name)
+                             .values(position=0))
+        return self.catch_up()
+
+    def follow(self, stop_event: threading.Event | None = None, poll_interval: float = 5.0,
+               on_catch_up=None) -> None:
+        """Keep catching up until `stop_event` is set. On PostgreSQL it wakes on the recorder's NOTIFY and
+        also every `poll_interval` seconds; on SQLite it polls."""
+        stop_event = stop_event or threading.Event()
+        listener = self._listen() if self.app.url.get_backend_name() == "postgresql" else None
+        try:
+            while not stop_event.is_set():
+                try:
+                    applied = self.catch_up()
+                except Exception:  # keep following: a transient failure is retried on the next wake-up
+                    log.exception("catch-up failed; retrying")
+                    applied = 0
+                if on_catch_up is not None and applied:
+                    on_catch_up(applied)
+                if listener is not None:
+                    self._wait_notify(listener, stop_event, poll_interval)
+                else:
+                    stop_event.wait(poll_interval)
+        finally:
+            if listener is not None:
+                listener.close()
+
+    def _listen(self):
+        import psycopg
+        from psycopg import sql
+
+        url = self.app.url
+        conn = psycopg.connect(host=url.host or "127.0.0.1", port=url.port or 5432, dbname=url.database,
+                               user=url.username or "postgres", password=url.password or "", autocommit=True)
+        channel = getattr(self.app.recorder, "channel_name", "stored_events")
+        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        return conn
+
+    @staticmethod
+    def _wait_notify(conn, stop_event: threading.Event, poll_interval: float) -> None:
+        """Return on a notification, on stop, or after poll_interval (the periodic catch-up)."""
+        waited = 0.0
+        step = min(0.5, poll_interval)
+        while waited < poll_interval and not stop_event.is_set():
+            if any(True for _ in conn.notifies(timeout=step, stop_after=1)):
+                return
+            waited += step
+
+    # --- queries ------------------------------------------------------------------------------------
 
     def cases(self, state: str | None = None) -> list[dict]:
         self.catch_up()
@@ -50,3 +149,22 @@ class ReadSide:
                  .order_by(case_summary.c.due_at))
         with self.engine.connect() as conn:
             return [UUID(case_id) for case_id in conn.execute(query).scalars()]
+
+    def rows(self, query, catch_up: bool = True) -> list[dict]:
+        """Run a query on the read models (after catching up) and return its rows as dicts."""
+        if catch_up:
+            self.catch_up()
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def snapshot(self, catch_up: bool = True) -> dict[str, list[tuple]]:
+        """Every read-model table's rows, ordered by primary key (to compare with a rebuild)."""
+        if catch_up:
+            self.catch_up()
+        out = {}
+        with self.engine.connect() as conn:
+            for projector in self.projectors:
+                table = projector.table
+                out[table.name] = [tuple(row) for row in
+                                   conn.execute(select(table).order_by(*table.primary_key.columns))]
+        return out

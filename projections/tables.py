@@ -1,13 +1,32 @@
-"""Read-model tables: plain SQL in the events' database, readable by any SQL client.
+"""Read-model tables: plain SQL in the events' database, readable by any SQL client (psql, Metabase, Excel).
 
-Times are stored in UTC (SQLite keeps no offset) and come back timezone-aware.
+Times are stored in UTC (SQLite keeps no offset) and come back timezone-aware. Durations are in days
+(fractional, from ``occurred_at`` to ``occurred_at``). No projected table holds the reporter's name, contact
+or identity number: the `Reported` event keeps them apart and no projector reads them; an actor id of the
+``reporter`` role is not projected either.
+
+Tables (see each table's ``comment`` and its columns' ``comment`` for the meaning of every field):
+
+``case_summary``
+    one row per case: where it stands, each milestone's ``occurred_at`` and recorded time, recommended vs
+    imposed sanction with severities, overdue/blocked/escalated flags and days spent in each stage.
+``case_event``
+    the audit trail: one row per event, in log order (``notification_id``).
+``event_chain``
+    the tamper-evidence hash chain over the stored events (see ``projections.integrity``).
+``projection_position``
+    how far each projection has applied the notification log.
+``read_model_schema``
+    a fingerprint of the read-model schema; a change rebuilds the read models.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, String, Table, TypeDecorator
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, Text,
+                        TypeDecorator)
 
 
 class UTCDateTime(TypeDecorator):
@@ -29,30 +48,145 @@ metadata = MetaData()
 projection_position = Table(
     "projection_position", metadata,
     Column("projection", String(100), primary_key=True),
-    Column("position", BigInteger, nullable=False),
+    Column("position", BigInteger, nullable=False, comment="last notification id applied"),
+    comment="Catch-up position of each projection in the notification log.",
 )
+
+read_model_schema = Table(
+    "read_model_schema", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    comment="Fingerprint of each read model's schema; a mismatch triggers a rebuild.",
+)
+
+# The stages a case passes through, for durations; a state belongs to at most one stage.
+# `correction`, `bawaslu_handling`, `commission_examination` and `ppk_follow_up` are the deadline stages of
+# workflow.definitions.STAGE_OF_STATE; `intake` (reported, under review) has no deadline of its own.
+STAGES = ("intake", "correction", "bawaslu_handling", "commission_examination", "ppk_follow_up")
+MILESTONES = {  # column prefix -> the trigger whose first occurrence marks it
+    "reported": "report",
+    "review_begun": "begin_review",
+    "registered": "register",
+    "forwarded": "forward",
+    "examination_begun": "begin_examination",
+    "recommended": "recommend",
+    "ppk_examination_begun": "begin_ppk_examination",
+    "sanctioned": "impose_sanction",
+}
+
+_milestone_columns = []
+for _name, _trigger in MILESTONES.items():
+    _milestone_columns += [
+        Column(f"{_name}_at", UTCDateTime, index=_name in ("reported", "recommended"),
+               comment=f"when '{_trigger}' first happened (occurred_at, as stated)"),
+        Column(f"{_name}_recorded_at", UTCDateTime, comment=f"when that '{_trigger}' event was recorded"),
+    ]
 
 case_summary = Table(
     "case_summary", metadata,
     Column("case_id", String(36), primary_key=True),
-    Column("version", Integer, nullable=False),
-    Column("state", String(40), nullable=False, index=True),
-    Column("era", String(20), nullable=False),
-    Column("workflow_version", String(30), nullable=False),
-    Column("source", String(10), nullable=False),
+    Column("version", Integer, nullable=False, comment="number of events of the case"),
+    Column("state", String(40), nullable=False, index=True, comment="current state"),
+    Column("is_open", Boolean, nullable=False, comment="not in a final state"),
+    Column("stage", String(30), comment="current stage (see STAGES), null when closed or in none"),
+    Column("stage_entered_at", UTCDateTime, comment="when the current stage began (occurred_at)"),
+    Column("era", String(20), nullable=False, comment="legal era the case is handled under"),
+    Column("workflow_version", String(30), nullable=False, comment="workflow version of the latest event"),
+    Column("source", String(10), nullable=False, comment="report (laporan) or finding (temuan)"),
+    Column("has_reporter", Boolean, nullable=False, comment="a reporter is on file (who is not projected)"),
+    Column("external_ref", String(200), comment="reference in an outside register, if any"),
     Column("province", String(60), nullable=False),
     Column("regency", String(60)),
-    Column("agency", String(80), nullable=False),
+    Column("agency", String(80), nullable=False, comment="employing agency of the reported civil servant"),
     Column("agency_type", String(20), nullable=False),
-    Column("ppk", String(80), nullable=False),
+    Column("ppk", String(80), nullable=False, comment="agency whose staffing authority (PPK) must act"),
     Column("position_group", String(20), nullable=False),
     Column("category", String(30), nullable=False),
-    Column("election", String(20), nullable=False),
-    Column("reported_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-    Column("deadline", String(40)),
-    Column("due_at", UTCDateTime, index=True),
-    Column("deadline_missed", Boolean, nullable=False),
-    Column("personnel_data_blocked", Boolean, nullable=False),
+    Column("election", String(20), nullable=False, comment="kind-year, e.g. pilkada-2020"),
+    Column("election_kind", String(10), nullable=False),
+    Column("election_year", Integer, nullable=False),
+    Column("commission", String(10), comment="kasn or bkn, once forwarded"),
+    *_milestone_columns,
+    Column("closed_at", UTCDateTime, comment="when a final state was reached (occurred_at)"),
+    Column("closed_recorded_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False, comment="occurred_at of the latest event"),
+    Column("updated_recorded_at", UTCDateTime, nullable=False, comment="recorded time of the latest event"),
+    Column("recommended_track", String(20)),
+    Column("recommended_sanction", String(40)),
+    Column("recommended_level", String(10), comment="moral, light, medium or heavy"),
+    Column("recommended_severity", Integer, comment="workflow.sanctions severity, higher is heavier"),
+    Column("imposed_track", String(20)),
+    Column("imposed_sanction", String(40)),
+    Column("imposed_level", String(10)),
+    Column("imposed_severity", Integer),
+    Column("decree_number", String(200)),
+    Column("imposed_lighter", Boolean, comment="imposed severity below the recommended one (null: not both)"),
+    Column("deadline", String(40), comment="the running deadline's name"),
+    Column("due_at", UTCDateTime, index=True, comment="when the running deadline falls due"),
+    Column("deadline_missed", Boolean, nullable=False, comment="the running deadline's miss is recorded"),
+    Column("overdue", Boolean, nullable=False, comment="any deadline miss was ever recorded"),
+    Column("overdue_count", Integer, nullable=False, comment="number of recorded deadline misses"),
+    Column("ppk_overdue", Boolean, nullable=False, comment="the PPK follow-up deadline was missed"),
+    Column("personnel_data_blocked", Boolean, nullable=False, comment="BKN blocks personnel data now"),
+    Column("ever_blocked", Boolean, nullable=False),
     Column("escalated", Boolean, nullable=False),
+    Column("escalation_count", Integer, nullable=False),
+    Column("escalated_to", String(100), comment="comma-separated escalation targets, in order"),
+    Column("departure_reason", String(20)),
+    *[Column(f"days_{stage}", Float, nullable=False,
+             comment=f"days spent in stage {stage} (finished stints only; add now - stage_entered_at if open)")
+      for stage in STAGES],
+    comment="One row per case: current state, milestones, sanctions, flags and stage durations.",
 )
+
+case_event = Table(
+    "case_event", metadata,
+    Column("notification_id", BigInteger, primary_key=True, autoincrement=False,
+           comment="position in the event log"),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("version", Integer, nullable=False, comment="the event's version within its case (1 = report)"),
+    Column("trigger", String(40), nullable=False, index=True),
+    Column("event_type", String(40), nullable=False),
+    Column("actor_role", String(20), nullable=False),
+    Column("actor_scope", String(80), comment="the actor's jurisdiction: region or agency code"),
+    Column("actor_id", String(100), comment="the officer; never projected for the reporter role"),
+    Column("state_before", String(40), nullable=False, comment="'new' for the report"),
+    Column("state_after", String(40), nullable=False),
+    Column("stage_after", String(30)),
+    Column("occurred_at", UTCDateTime, nullable=False, index=True, comment="when it happened, as stated"),
+    Column("recorded_at", UTCDateTime, nullable=False, comment="when it was recorded"),
+    Column("workflow_version", String(30), nullable=False),
+    Column("era", String(20), nullable=False),
+    Column("note", Text),
+    Column("deadline", String(40), comment="the deadline running after this event"),
+    Column("due_at", UTCDateTime),
+    Column("missed_deadline", String(40), comment="mark_overdue: the deadline missed"),
+    Column("missed_due_at", UTCDateTime),
+    Column("target", String(40), comment="forward: the commission; escalate: the target"),
+    Column("track", String(20), comment="recommend / impose_sanction"),
+    Column("sanction", String(40)),
+    Column("severity", Integer),
+    Column("ppk", String(80), comment="recommend: the PPK addressed"),
+    Column("decree_number", String(200)),
+    Column("reason", String(20), comment="record_departure"),
+    comment="The audit trail: one row per event, in log order.",
+)
+
+event_chain = Table(
+    "event_chain", metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False, comment="notification id"),
+    Column("seq", BigInteger, nullable=False, unique=True, comment="1-based index in the chain"),
+    Column("originator_id", String(36), nullable=False),
+    Column("originator_version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False, comment="SHA-256 of the stored event"),
+    Column("link", String(64), nullable=False, comment="SHA-256 of previous link, position, content hash"),
+    comment="Hash chain over the stored events (projections.integrity).",
+)
+
+READ_MODELS = (case_summary, case_event)  # rebuilt by ReadSide.rebuild(); event_chain only on request
+
+
+def fingerprint(table: Table) -> str:
+    """A digest of a table's columns and types: stored to notice a schema change."""
+    text = ";".join(f"{c.name}:{c.type!r}:{c.nullable}" for c in table.columns)
+    return hashlib.sha256(f"{table.name}|{text}".encode()).hexdigest()

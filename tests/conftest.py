@@ -72,3 +72,27 @@ def walk(app: Jejak, case_id, steps, start: datetime = T0, step: timedelta = tim
 
 def new_case(app: Jejak, at: datetime = T0, **overrides):
     return app.report("reporter", occurred_at=at, **report_fields(**overrides))
+
+
+# --- read-side helpers (projections tests) ----------------------------------------------------------------
+
+class Clock:
+    """A settable clock for the application: events are recorded at `clock.at`."""
+
+    def __init__(self, at: datetime = T0):
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def clocked_app(db_url, clock):
+    """Like `app`, but events are recorded at `clock.at` (set it before each command)."""
+    with Jejak(db_url, clock=clock) as application:
+        yield application

@@ -1,0 +1,410 @@
+"""Accountability audits over the read models, as pandas DataFrames.
+
+Every function takes the application (a `workflow.application.Jejak`) or a `ReadSide`, catches the read models
+up first, and returns a DataFrame. Durations are in days (fractional). Times are timezone-aware (UTC).
+A *date* cutoff (``2020-09-30``) means "by the end of that day" in the configured local time zone
+(``JEJAK_TZ``, Asia/Jakarta by default); a *datetime* cutoff is inclusive.
+
+- `responsiveness`: per PPK — recommendations received, followed up, pending, overdue, blocked, median and
+  90th-percentile days from recommendation to sanction, share imposed lighter than recommended.
+- `funnel`: reported → registered → forwarded → recommended → sanctioned, counts and step rates, optionally
+  grouped and cumulative as of one or more dates.
+- `stage_durations` (and `stage_stints`): per stage, distribution of days and share over the deadline.
+- `overdue`: open cases past their deadline, days overdue and the responsible party.
+- `backdating`: events recorded long after they are said to have occurred, and events recorded out of order.
+- `portfolio_as_of` / `portfolio`: which cases were in which state on a date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta, timezone
+
+import pandas as pd
+from sqlalchemy import select
+
+from projections.tables import STAGES, UTCDateTime, case_event, case_summary
+from workflow.definitions import PPK_OPEN, ROLES, STATES, TRIGGERS, get_era
+from workflow.errors import InvalidField
+
+AUDITS = ("responsiveness", "funnel", "stage_durations", "overdue", "backdating")
+FUNNEL_STEPS = ("reported", "registered", "forwarded", "recommended", "sanctioned")
+GROUPABLE = ("election", "election_kind", "election_year", "province", "regency", "agency_type", "agency", "ppk",
+             "category", "position_group", "era", "source")
+DAY = pd.Timedelta(days=1)
+
+
+# --- loading --------------------------------------------------------------------------------------------
+
+def read_side(source):
+    from projections.readside import ReadSide
+
+    return source if isinstance(source, ReadSide) else ReadSide(source)
+
+
+def _frame(rs, table, query=None) -> pd.DataFrame:
+    rows = rs.rows(query if query is not None else select(table))
+    frame = pd.DataFrame(rows, columns=[c.name for c in table.columns])
+    for column in table.columns:
+        if isinstance(column.type, UTCDateTime):
+            frame[column.name] = pd.to_datetime(frame[column.name], utc=True)
+    return frame
+
+
+def case_summary_frame(source, categorical: bool = False) -> pd.DataFrame:
+    """`case_summary` as a DataFrame (one row per case), ordered by report time."""
+    rs = read_side(source)
+    frame = _frame(rs, case_summary, select(case_summary).order_by(case_summary.c.reported_at,
+                                                                   case_summary.c.case_id))
+    if categorical:
+        frame["state"] = pd.Categorical(frame["state"], categories=STATES[1:])
+        frame["stage"] = pd.Categorical(frame["stage"], categories=STAGES)
+        for name in ("era", "source", "province", "regency", "agency", "agency_type", "ppk", "position_group",
+                     "category", "election", "election_kind", "commission", "recommended_track",
+                     "recommended_sanction", "recommended_level", "imposed_track", "imposed_sanction",
+                     "imposed_level", "deadline"):
+            frame[name] = frame[name].astype("category")
+    return frame
+
+
+def case_event_frame(source, case_id=None, categorical: bool = False) -> pd.DataFrame:
+    """`case_event` as a DataFrame (one row per event), in log order; one case's if `case_id` is given."""
+    rs = read_side(source)
+    query = select(case_event).order_by(case_event.c.notification_id)
+    if case_id is not None:
+        query = query.where(case_event.c.case_id == str(case_id))
+    frame = _frame(rs, case_event, query)
+    if categorical:
+        frame["trigger"] = pd.Categorical(frame["trigger"], categories=TRIGGERS)
+        frame["state_before"] = pd.Categorical(frame["state_before"], categories=STATES)
+        frame["state_after"] = pd.Categorical(frame["state_after"], categories=STATES)
+        frame["stage_after"] = pd.Categorical(frame["stage_after"], categories=STAGES)
+        frame["actor_role"] = pd.Categorical(frame["actor_role"], categories=ROLES)
+        for name in ("event_type", "actor_scope", "workflow_version", "era", "deadline", "target", "track",
+                     "sanction", "ppk", "reason", "missed_deadline"):
+            frame[name] = frame[name].astype("category")
+    return frame
+
+
+# --- time helpers ---------------------------------------------------------------------------------------
+
+def _zone(source):
+    app = getattr(source, "app", source)
+    return app.settings.zone
+
+
+def _now(source, now) -> pd.Timestamp:
+    if now is None:
+        app = getattr(source, "app", source)
+        now = app.clock()
+    return _cutoff(source, now)[0]
+
+
+def _cutoff(source, when) -> tuple[pd.Timestamp, bool]:
+    """(UTC instant, inclusive): a date means the end of that local day (exclusive), a datetime is inclusive."""
+    if isinstance(when, str):
+        text = when.strip()
+        try:
+            when = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidField("date", f"cannot read {when!r}", allowed="YYYY-MM-DD or an ISO datetime") from None
+    if isinstance(when, pd.Timestamp):
+        when = when.to_pydatetime()
+    if isinstance(when, datetime):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=_zone(source))
+        return pd.Timestamp(when.astimezone(timezone.utc)), True
+    if isinstance(when, date):
+        end = datetime.combine(when + timedelta(days=1), time(0), tzinfo=_zone(source))
+        return pd.Timestamp(end.astimezone(timezone.utc)), False
+    raise InvalidField("date", f"not a date: {when!r}", allowed="a date, a datetime or YYYY-MM-DD")
+
+
+def _before(series: pd.Series, cutoff: tuple[pd.Timestamp, bool]) -> pd.Series:
+    instant, inclusive = cutoff
+    return (series <= instant) if inclusive else (series < instant)
+
+
+def _label(when) -> str:
+    return when.isoformat() if hasattr(when, "isoformat") else str(when)
+
+
+def _days(delta: pd.Series) -> pd.Series:
+    return delta / DAY
+
+
+def _by(by) -> list[str]:
+    if by is None:
+        return []
+    columns = [by] if isinstance(by, str) else list(by)
+    for column in columns:
+        if column not in GROUPABLE:
+            raise InvalidField("by", f"cannot group by {column!r}", allowed=GROUPABLE)
+    return columns
+
+
+def _dates(as_of) -> list:
+    if as_of is None:
+        return []
+    if isinstance(as_of, (str, date, datetime, pd.Timestamp)):
+        return [as_of]
+    return list(as_of)
+
+
+# --- audits ---------------------------------------------------------------------------------------------
+
+def responsiveness(source, now=None, by: str | Iterable[str] = "ppk") -> pd.DataFrame:
+    """Per PPK (or other grouping): how recommendations were followed up.
+
+    received: cases recommended; followed_up: a sanction imposed; pending: still awaiting the PPK
+    (recommended, under PPK examination or overdue); closed_otherwise: departed or cancelled after the
+    recommendation; overdue: pending and past the follow-up deadline (or marked overdue); missed_deadline: the
+    follow-up deadline was missed at some point; blocked: personnel data blocked by BKN now;
+    median_days/p90_days: recommendation to sanction; share_lighter: imposed lighter than recommended,
+    among followed-up cases.
+    """
+    rs = read_side(source)
+    columns = _by(by)
+    now = _now(rs, now)
+    df = case_summary_frame(rs)
+    df = df[df["recommended_at"].notna()].copy()
+    df["followed_up"] = df["imposed_sanction"].notna()
+    df["pending"] = df["state"].isin(PPK_OPEN)
+    df["closed_otherwise"] = ~df["followed_up"] & ~df["pending"]
+    df["overdue_now"] = df["pending"] & ((df["state"] == "overdue") | (df["due_at"].notna() & (df["due_at"] <= now)))
+    df["blocked"] = df["personnel_data_blocked"].astype(bool)
+    df["lighter"] = df["imposed_lighter"].eq(True)
+    df["days"] = _days(df["sanctioned_at"] - df["recommended_at"]).where(df["followed_up"])
+    out = df.groupby(columns, observed=True, sort=True).agg(
+        received=("case_id", "size"),
+        followed_up=("followed_up", "sum"),
+        pending=("pending", "sum"),
+        closed_otherwise=("closed_otherwise", "sum"),
+        overdue=("overdue_now", "sum"),
+        missed_deadline=("ppk_overdue", "sum"),
+        blocked=("blocked", "sum"),
+        median_days=("days", "median"),
+        p90_days=("days", lambda s: s.quantile(0.9)),
+        lighter=("lighter", "sum"),
+    ).reset_index()
+    count_columns = ["received", "followed_up", "pending", "closed_otherwise", "overdue", "missed_deadline",
+                     "blocked", "lighter"]
+    out[count_columns] = out[count_columns].astype("int64")
+    out["follow_up_rate"] = out["followed_up"] / out["received"]
+    out["share_lighter"] = (out["lighter"] / out["followed_up"]).where(out["followed_up"] > 0)
+    return out[columns + ["received", "followed_up", "pending", "closed_otherwise", "overdue", "missed_deadline",
+                          "blocked", "follow_up_rate", "median_days", "p90_days", "lighter", "share_lighter"]]
+
+
+def funnel(source, by: str | Iterable[str] | None = None, as_of=None, recorded: bool = False) -> pd.DataFrame:
+    """Reported → registered → forwarded → recommended → sanctioned: how many cases reached each step.
+
+    `by`: group by one or more of GROUPABLE. `as_of`: a date/datetime or a list of them — counts of the
+    cases that had reached each step by then (one row per date and group, column ``as_of``), so a cumulative
+    curve can be drawn. `recorded=True` counts by when the steps were recorded instead of when they happened.
+    ``<step>_rate`` is the share of the previous step that reached this one; ``overall_rate`` sanctioned/reported.
+    """
+    rs = read_side(source)
+    columns = _by(by)
+    df = case_summary_frame(rs)
+    suffix = "_recorded_at" if recorded else "_at"
+    dates = _dates(as_of)
+    frames = []
+    for when in dates or [None]:
+        reached = df[columns].copy()
+        for step in FUNNEL_STEPS:
+            at = df[f"{step}{suffix}"]
+            reached[step] = at.notna() if when is None else (at.notna() & _before(at, _cutoff(rs, when)))
+        if columns:
+            counts = reached.groupby(columns, observed=True, sort=True)[list(FUNNEL_STEPS)].sum().reset_index()
+        else:
+            counts = pd.DataFrame([{step: int(reached[step].sum()) for step in FUNNEL_STEPS}])
+        if when is not None:
+            counts.insert(0, "as_of", _label(when))
+        frames.append(counts)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    out[list(FUNNEL_STEPS)] = out[list(FUNNEL_STEPS)].astype("int64")
+    for previous, step in zip(FUNNEL_STEPS, FUNNEL_STEPS[1:]):
+        out[f"{step}_rate"] = (out[step] / out[previous]).where(out[previous] > 0)
+    out["overall_rate"] = (out["sanctioned"] / out["reported"]).where(out["reported"] > 0)
+    return out
+
+
+def stage_stints(source, now=None) -> pd.DataFrame:
+    """One row per stint of a case in a stage: entered_at, left_at (NaT if still there), days (to `now` if
+    open), the deadline running in it and whether the stint went past it."""
+    rs = read_side(source)
+    now = _now(rs, now)
+    events = case_event_frame(rs)
+    records = []
+    open_stint: dict[str, dict] = {}
+    for row in events.sort_values(["case_id", "version"]).itertuples(index=False):
+        stage = None if pd.isna(row.stage_after) else row.stage_after
+        current = open_stint.get(row.case_id)
+        if current is not None and current["stage"] != stage:
+            current["left_at"] = row.occurred_at
+            records.append(open_stint.pop(row.case_id))
+            current = None
+        if stage is not None and current is None:
+            open_stint[row.case_id] = dict(case_id=row.case_id, era=row.era, stage=stage,
+                                           entered_at=row.occurred_at, left_at=pd.NaT,
+                                           deadline=row.deadline, due_at=row.due_at)
+    records += list(open_stint.values())
+    frame = pd.DataFrame(records, columns=["case_id", "era", "stage", "entered_at", "left_at", "deadline",
+                                           "due_at"])
+    for name in ("entered_at", "left_at", "due_at"):
+        frame[name] = pd.to_datetime(frame[name], utc=True)
+    frame["open"] = frame["left_at"].isna()
+    end = frame["left_at"].fillna(now)
+    frame["days"] = _days(end - frame["entered_at"])
+    frame["over_deadline"] = (end > frame["due_at"]).where(frame["due_at"].notna())
+    frame["stage"] = pd.Categorical(frame["stage"], categories=STAGES)
+    return frame.sort_values(["case_id", "entered_at"], kind="stable").reset_index(drop=True)
+
+
+def stage_durations(source, now=None, include_open: bool = False, by: str | Iterable[str] | None = None
+                    ) -> pd.DataFrame:
+    """Per stage: how many cases went through it, the distribution of days spent there (per case, summed over
+    stints) and the share of cases that went past the deadline running in it. Open stints count up to `now`
+    only with `include_open=True`."""
+    rs = read_side(source)
+    columns = _by(by)
+    stints = stage_stints(rs, now)
+    if not include_open:
+        stints = stints[~stints["open"]]
+    extra = [c for c in columns if c not in stints.columns]
+    if extra:
+        attributes = case_summary_frame(rs)[["case_id", *extra]]
+        stints = stints.merge(attributes, on="case_id", how="left")
+    stints = stints.assign(has_deadline=stints["due_at"].notna(), over=stints["over_deadline"].eq(True))
+    per_case = stints.groupby(["stage", *columns, "case_id"], observed=True, sort=True).agg(
+        days=("days", "sum"), has_deadline=("has_deadline", "any"), over=("over", "any")).reset_index()
+    out = per_case.groupby(["stage", *columns], observed=True, sort=True).agg(
+        cases=("case_id", "size"),
+        mean_days=("days", "mean"),
+        median_days=("days", "median"),
+        p90_days=("days", lambda s: s.quantile(0.9)),
+        max_days=("days", "max"),
+        with_deadline=("has_deadline", "sum"),
+        over_deadline=("over", "sum"),
+    ).reset_index()
+    out[["cases", "with_deadline", "over_deadline"]] = out[["cases", "with_deadline", "over_deadline"]].astype("int64")
+    out["share_over_deadline"] = (out["over_deadline"] / out["with_deadline"]).where(out["with_deadline"] > 0)
+    out["stage"] = out["stage"].astype(str)
+    return out
+
+
+def _responsible(row) -> tuple[str, str]:
+    """(role, who) owing the next step for a case's running deadline."""
+    stage = row.stage
+    try:
+        era = get_era(row.era)
+        key = f"{stage}.{row.election_kind}" if stage == "bawaslu_handling" else stage
+        party = era.deadlines[key].party if key in era.deadlines else ""
+        commission = era.commission
+    except Exception:
+        party, commission = "", row.commission or ""
+    if stage == "ppk_follow_up":
+        return "ppk", f"ppk:{row.ppk}"
+    if stage == "bawaslu_handling":
+        return "bawaslu", f"bawaslu:{row.regency or row.province}"
+    if stage == "commission_examination":
+        role = row.commission or commission
+        return role, role
+    if stage == "correction":
+        return "reporter", "reporter"
+    return party or "?", party or "?"
+
+
+def overdue(source, now=None) -> pd.DataFrame:
+    """Open cases whose running deadline has passed by `now`, most overdue first, with the party that owes
+    the next step. `marked` says whether the miss is already recorded (mark_overdue)."""
+    rs = read_side(source)
+    now = _now(rs, now)
+    df = case_summary_frame(rs)
+    df = df[df["is_open"].astype(bool) & df["due_at"].notna() & (df["due_at"] <= now)].copy()
+    parties = [_responsible(row) for row in df.itertuples(index=False)]
+    df["responsible_role"] = [p[0] for p in parties]
+    df["responsible"] = [p[1] for p in parties]
+    df["days_overdue"] = _days(now - df["due_at"])
+    df["marked"] = df["deadline_missed"].astype(bool)
+    columns = ["case_id", "state", "stage", "deadline", "due_at", "days_overdue", "responsible_role", "responsible",
+               "marked", "era", "province", "regency", "agency", "ppk", "escalated"]
+    return df.sort_values(["days_overdue", "case_id"], ascending=[False, True])[columns].reset_index(drop=True)
+
+
+def backdating(source, threshold_days: float = 7, order_tolerance_days: float | None = None) -> pd.DataFrame:
+    """Events an auditor should look at:
+
+    - ``late_recording``: recorded more than `threshold_days` after they are said to have occurred
+      (``lag_days``);
+    - ``out_of_order``: said to have occurred more than `order_tolerance_days` (default: the threshold)
+      before an event recorded earlier in the log (``earlier_by_days`` before the one at
+      ``after_notification_id``), i.e. slipped into the past after later facts were already on record.
+    """
+    rs = read_side(source)
+    tolerance = threshold_days if order_tolerance_days is None else order_tolerance_days
+    events = case_event_frame(rs).sort_values("notification_id").reset_index(drop=True)
+    events["lag_days"] = _days(events["recorded_at"] - events["occurred_at"])
+    # the latest occurred_at among events recorded before each one, and where it was
+    previous_max = events["occurred_at"].cummax().shift(1)
+    is_new_max = events["occurred_at"] >= events["occurred_at"].cummax()
+    max_at = events["notification_id"].where(is_new_max).ffill().shift(1)
+    events["earlier_by_days"] = _days(previous_max - events["occurred_at"])
+    events["after_notification_id"] = max_at
+    late = events[events["lag_days"] > threshold_days].assign(kind="late_recording")
+    late["earlier_by_days"] = float("nan")
+    late["after_notification_id"] = float("nan")
+    out_of_order = events[events["earlier_by_days"] > tolerance].assign(kind="out_of_order")
+    out_of_order["lag_days"] = out_of_order["lag_days"]
+    columns = ["kind", "notification_id", "case_id", "version", "trigger", "actor_role", "actor_scope",
+               "occurred_at", "recorded_at", "lag_days", "earlier_by_days", "after_notification_id"]
+    out = pd.concat([late[columns], out_of_order[columns]], ignore_index=True)
+    out["after_notification_id"] = out["after_notification_id"].astype("Int64")
+    return out.sort_values(["notification_id", "kind"]).reset_index(drop=True)
+
+
+# --- point in time --------------------------------------------------------------------------------------
+
+def portfolio_as_of(source, when, recorded: bool = False) -> pd.DataFrame:
+    """Every case that existed at `when` (a date: end of that local day; a datetime: inclusive), with the
+    state it was in then, computed from `case_event`. `recorded=True`: as the record stood then."""
+    rs = read_side(source)
+    events = case_event_frame(rs)
+    at = events["recorded_at"] if recorded else events["occurred_at"]
+    known = events[_before(at, _cutoff(rs, when))]
+    if recorded:
+        known = known.sort_values("notification_id")
+    else:
+        known = known.sort_values(["case_id", "version"])
+    last = known.groupby("case_id", sort=True).tail(1)
+    out = pd.DataFrame({
+        "case_id": last["case_id"].to_numpy(),
+        "state": pd.Categorical(last["state_after"], categories=STATES[1:]),
+        "stage": pd.Categorical(last["stage_after"], categories=STAGES),
+        "version": last["version"].to_numpy(),
+        "since": last["occurred_at"].to_numpy(),
+        "era": last["era"].to_numpy(),
+    })
+    out["since"] = pd.to_datetime(out["since"], utc=True)
+    return out.sort_values("case_id").reset_index(drop=True)
+
+
+def portfolio(source, dates, recorded: bool = False) -> pd.DataFrame:
+    """How many cases were in each state on each date: one row per date, one column per state."""
+    rows = []
+    for when in _dates(dates):
+        counts = portfolio_as_of(source, when, recorded)["state"].value_counts()
+        rows.append({"as_of": _label(when), **{state: int(counts.get(state, 0)) for state in STATES[1:]}})
+    return pd.DataFrame(rows, columns=["as_of", *STATES[1:]])
+
+
+def run(source, name: str, **options) -> pd.DataFrame:
+    """Run an audit by name (as the CLI does)."""
+    if name not in AUDITS:
+        raise InvalidField("audit", f"unknown audit {name!r}", allowed=AUDITS)
+    return globals()[name](source, **options)
+
+
+__all__ = ["AUDITS", "FUNNEL_STEPS", "backdating", "case_event_frame", "case_summary_frame", "funnel", "overdue",
+           "portfolio", "portfolio_as_of", "responsiveness", "run", "stage_durations", "stage_stints"]
