@@ -53,3 +53,11 @@ def test_retry_can_end_in_a_refusal_when_the_rival_closed_the_case(app, db_url):
             retrier.advance(case_id, "begin_ppk_examination", "ppk:pemkab-bima",
                             occurred_at=T0 + timedelta(days=11), retries=3)
     assert app.get_case(case_id).version == len(TO_RECOMMENDED) + 2
+
+
+def test_an_outsider_is_refused_without_learning_the_state(app):
+    from workflow.errors import NotAuthorized
+    case_id = new_case(app)
+    with pytest.raises(NotAuthorized) as refusal:
+        app.advance(case_id, "recommend", "bawaslu:kab-dompu")
+    assert "reported" not in str(refusal.value) and "legal triggers" not in str(refusal.value)

@@ -158,6 +158,8 @@ class Jejak(Application):
         from projections.readside import ReadSide  # the candidates come from the read model
 
         now = now or self.clock()
+        if now.tzinfo is None:
+            raise InvalidField("now", f"must be timezone-aware, got {now!r}", allowed="e.g. 2024-11-01T00:00+07:00")
         marked = []
         for case_id in ReadSide(self).due_cases(now):
             case = self.get_case(case_id)

@@ -144,7 +144,9 @@ def cmd_advance(args) -> int:
 
 def cmd_erase_reporter(args) -> int:
     with open_app(args) as app:
-        case = app.advance(args.case, "erase_reporter", args.actor, occurred_at=parse_when(args.at), note=args.note)
+        # the key is destroyed before the record of it is saved: retry so a racing writer cannot leave it unrecorded
+        case = app.advance(args.case, "erase_reporter", args.actor, occurred_at=parse_when(args.at), note=args.note,
+                           retries=5)
     print(f"reporter data of case {case.id} erased (its key is destroyed; the history is kept)")
     return 0
 

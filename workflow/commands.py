@@ -79,7 +79,10 @@ def decide_report(actor: Actor, occurred_at: datetime, recorded_at: datetime, fi
 def decide(case: Case, trigger: str, actor: Actor, occurred_at: datetime, recorded_at: datetime,
            fields: Mapping[str, Any], settings: Settings, note: str | None = None
            ) -> tuple[type[Case.Event], dict[str, Any]]:
-    """The event a trigger records on this case, or a refusal that writes nothing."""
+    """The event a trigger records on this case, or a refusal that writes nothing.
+
+    Jurisdiction is checked first, so that a refusal never tells an outsider what state a case is in."""
+    require_jurisdiction(actor, case.id, case.region["province"], case.region["regency"], case.agencies)
     era = get_era(case.era)
     if trigger not in TRIGGERS or trigger == "report":
         legal = rules.legal_triggers(era, case.state, facts(case, occurred_at))
@@ -88,7 +91,6 @@ def decide(case: Case, trigger: str, actor: Actor, occurred_at: datetime, record
     check_time(occurred_at, recorded_at, case.last_occurred_at)
     dest = rules.destination(era, case.state, trigger, facts(case, occurred_at), case.id)
     _authorize(era, case.state, trigger, actor)
-    require_jurisdiction(actor, case.id, case.region["province"], case.region["regency"], case.agencies)
     check_keys(fields, TRIGGER_FIELDS.get(trigger, {}), trigger)
     deadline, due_at = _deadline_after(case, era, dest, occurred_at, case.election["kind"], settings)
     payload = dict(actor=actor.as_dict(), occurred_at=occurred_at, workflow_version=era.version, state=dest,

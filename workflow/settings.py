@@ -45,6 +45,19 @@ class Settings:
     holiday_categories: tuple[str, ...] = ("public", "government")
     extra_holidays: frozenset[date] = frozenset()
 
+    def __post_init__(self) -> None:
+        """Refuse a misspelled or unreadable override at start-up, not at the first stage that needs it."""
+        from workflow.definitions import ERAS
+
+        known = {name for era in ERAS.values() for name in era.deadlines}
+        for key, value in self.deadline_overrides.items():
+            era_id, _, name = key.rpartition(":")
+            if era_id and era_id not in ERAS:
+                raise InvalidField("deadline setting", f"unknown era {era_id!r} in {key!r}", allowed=list(ERAS))
+            if name not in known:
+                raise InvalidField("deadline setting", f"unknown deadline {name!r}", allowed=sorted(known))
+            parse_deadline(value, next(iter(ERAS.values())).deadlines[name])
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         overrides = {}
