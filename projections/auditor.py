@@ -24,7 +24,8 @@ import pandas as pd
 from projections import audits
 from projections.integrity import verify as _verify
 from projections.readside import ReadSide
-from workflow.definitions import ERAS, FINAL_STATES, NEW, STATES, get_era
+from workflow import diagram
+from workflow.definitions import ERAS, NEW, get_era
 
 __all__ = ["Auditor", "CaseView", "WorkflowDiagram"]
 
@@ -154,35 +155,7 @@ class WorkflowDiagram:
 
     @property
     def mermaid(self) -> str:
-        try:
-            return self._from_transitions()
-        except Exception:  # transitions' diagram support missing or changed: draw it ourselves
-            return self._own()
-
-    def _from_transitions(self) -> str:
-        from transitions.extensions import GraphMachine
-
-        class Model:
-            pass
-
-        keys = ("trigger", "source", "dest", "conditions", "unless")
-        table = [{k: row[k] for k in keys if k in row} for row in self.era.transitions]
-        machine = GraphMachine(model=Model(), states=STATES, transitions=table, initial=self.state or NEW,
-                               auto_transitions=False, graph_engine="mermaid", title=self.era.title,
-                               show_conditions=True)
-        return machine.model.get_graph().draw(None)
-
-    def _own(self) -> str:
-        lines = ["stateDiagram-v2", f"  [*] --> {NEW}"]
-        for row in self.era.transitions:
-            sources = row["source"] if isinstance(row["source"], list) else [row["source"]]
-            for source in sources:
-                dest = row["dest"] or source
-                lines.append(f"  {source} --> {dest} : {row['trigger']} ({', '.join(row['roles'])})")
-        lines += [f"  {state} --> [*]" for state in sorted(FINAL_STATES)]
-        if self.state:
-            lines += ["  classDef current fill:#fde68a", f"  class {self.state} current"]
-        return "\n".join(lines)
+        return diagram.mermaid(self.era, self.state or NEW)
 
     def _repr_markdown_(self) -> str:
         return f"```mermaid\n{self.mermaid}\n```"

@@ -51,7 +51,7 @@ class CaseEvent:
             occurred_at=event.occurred_at, recorded_at=event.timestamp, workflow_version=event.workflow_version,
             era=era, note=event.note, deadline=event.deadline, due_at=event.due_at,
             missed_deadline=None, missed_due_at=None, target=None, track=None, sanction=None, severity=None,
-            ppk=None, decree_number=None, reason=None,
+            ppk=None, decree_number=None, decree_date=None, reason=None,
         )
         if isinstance(event, (Case.Forwarded, Case.Escalated)):
             row["target"] = event.to
@@ -60,6 +60,7 @@ class CaseEvent:
                        severity=sanction_info(era, event.sanction)[1])
         elif isinstance(event, Case.SanctionImposed):
             row.update(track=event.track, sanction=event.sanction, decree_number=event.decree_number,
+                       decree_date=event.decree_date,
                        severity=sanction_info(era, event.sanction)[1])
         elif isinstance(event, Case.MarkedOverdue):
             row.update(missed_deadline=event.missed_deadline, missed_due_at=event.missed_due_at)

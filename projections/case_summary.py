@@ -111,7 +111,8 @@ class CaseSummary:
         elif isinstance(event, Case.SanctionImposed):
             level, severity = sanction_info(row["era"], event.sanction)
             row.update(imposed_track=event.track, imposed_sanction=event.sanction, imposed_level=level,
-                       imposed_severity=severity, decree_number=event.decree_number)
+                       imposed_severity=severity, decree_number=event.decree_number,
+                       decree_date=event.decree_date)
             _lighter(row)
         elif isinstance(event, Case.MarkedOverdue):
             row.update(deadline_missed=True, overdue=True, overdue_count=row["overdue_count"] + 1)

@@ -13,7 +13,7 @@ import pytest
 from projections import cli
 from projections.auditor import Auditor
 from projections.readside import ReadSide
-from tests.conftest import T0, TO_RECOMMENDED, new_case, walk
+from tests.conftest import TO_RECOMMENDED, new_case, walk
 from workflow.errors import JejakError
 
 

@@ -7,7 +7,7 @@ never modified: each test works on a copy.
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from workflow.application import Jejak

@@ -1,4 +1,4 @@
-from tests.conftest import T0, TO_RECOMMENDED, new_case, walk
+from tests.conftest import TO_RECOMMENDED, new_case, walk
 
 
 def test_report_to_sanction(app):

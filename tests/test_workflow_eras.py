@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 from tests.conftest import T0, TO_RECOMMENDED, WIB, new_case, walk
 from tests.workflow_support import refused
 from workflow.definitions import ERAS, era_for
-from workflow.errors import IllegalTransition, InvalidField, NotAuthorized
+from workflow.errors import InvalidField, NotAuthorized
 
 BIMA = "bawaslu:kab-bima"
 TO_FORWARDED = [("begin_review", BIMA, {}), ("register", BIMA, {}), ("forward", BIMA, {})]

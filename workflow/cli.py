@@ -298,7 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_workflow)
 
     from projections import cli as read_side_cli
+    from workflow import demo
 
+    demo.register(sub)
     read_side_cli.register(sub)
     return parser
 

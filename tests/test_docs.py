@@ -1,0 +1,9 @@
+"""Generated documentation stays in step with the code."""
+
+from pathlib import Path
+
+from projections.schema import markdown
+
+
+def test_read_model_schema_doc_is_current():
+    assert (Path(__file__).parent.parent / "docs" / "read-models.md").read_text(encoding="utf-8") == markdown()
