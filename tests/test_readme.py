@@ -15,13 +15,17 @@ def blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
 
 
-def test_python_walkthrough_runs(tmp_path, monkeypatch):
+def test_python_walkthroughs_run(tmp_path, monkeypatch):
+    """The write-side walkthrough, then the auditor's lines on the same store."""
     monkeypatch.chdir(tmp_path)
-    [code] = blocks("python")
+    monkeypatch.setenv("JEJAK_DB", "sqlite:///walkthrough.db")
+    walkthrough, auditor = blocks("python")
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(walkthrough, "README.md", "exec"), namespace)
     assert namespace["case"].state == "under_review" and namespace["then"].state == "reported"
     assert namespace["before"].version == 1
+    exec(compile(auditor, "README.md", "exec"), namespace)
+    assert namespace["a"].history(namespace["case_id"])["trigger"].tolist() == ["report", "begin_review"]
 
 
 def test_cli_walkthrough_runs(tmp_path):
