@@ -49,9 +49,9 @@ def test_follow_picks_up_a_new_event(app):
     assert not follower.is_alive()
 
 
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # LISTEN exists on PostgreSQL only
 def test_follow_polls_even_without_notifications(app, monkeypatch):
-    if app.url.get_backend_name() != "postgresql":
-        pytest.skip("LISTEN is PostgreSQL only")
+    assert app.store.is_postgres
     monkeypatch.setattr(ReadSide, "_listen", lambda self: _Deaf())  # every notification is lost
     read_side = ReadSide(app)
     stop, applied = threading.Event(), []
