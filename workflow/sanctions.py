@@ -28,11 +28,16 @@ ETHICS = _catalogue(
     Sanction("public_statement", "ethics", "moral", 2, "pernyataan secara terbuka"),
 )
 
-# PP 53/2010, for cases decided before PP 94/2021 took effect.
-PP_53_2010 = _catalogue(
+# Light discipline penalties are the same in PP 53/2010 and PP 94/2021.
+_LIGHT = (
     Sanction("oral_reprimand", "discipline", "light", 10, "teguran lisan"),
     Sanction("written_reprimand", "discipline", "light", 11, "teguran tertulis"),
     Sanction("written_dissatisfaction", "discipline", "light", 12, "pernyataan tidak puas secara tertulis"),
+)
+
+# PP 53/2010, for cases decided before PP 94/2021 took effect.
+PP_53_2010 = _catalogue(
+    *_LIGHT,
     Sanction("deferred_salary_rise_1y", "discipline", "medium", 20, "penundaan kenaikan gaji berkala 1 tahun"),
     Sanction("deferred_promotion_1y", "discipline", "medium", 21, "penundaan kenaikan pangkat 1 tahun"),
     Sanction("rank_lowered_1y", "discipline", "medium", 22, "penurunan pangkat setingkat lebih rendah 1 tahun"),
@@ -46,9 +51,7 @@ PP_53_2010 = _catalogue(
 
 # PP 94/2021, from 31 August 2021.
 PP_94_2021 = _catalogue(
-    Sanction("oral_reprimand", "discipline", "light", 10, "teguran lisan"),
-    Sanction("written_reprimand", "discipline", "light", 11, "teguran tertulis"),
-    Sanction("written_dissatisfaction", "discipline", "light", 12, "pernyataan tidak puas secara tertulis"),
+    *_LIGHT,
     Sanction("allowance_cut_6m", "discipline", "medium", 20, "pemotongan tunjangan kinerja 25% selama 6 bulan"),
     Sanction("allowance_cut_9m", "discipline", "medium", 21, "pemotongan tunjangan kinerja 25% selama 9 bulan"),
     Sanction("allowance_cut_12m", "discipline", "medium", 22, "pemotongan tunjangan kinerja 25% selama 12 bulan"),
