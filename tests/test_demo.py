@@ -162,9 +162,10 @@ def test_pilkada_2024_as_of_4_december(tmp_path):
 
 
 def test_cli_summary(tmp_path, capsys):
+    from workflow.cli import main
     db = f"sqlite:///{tmp_path / 'jejak.db'}"
-    assert demo.main(["--db", db, "demo", "--election", "pilkada-2024", "--scale", "0.02", "--no-progress"]) == 0
+    assert main(["--db", db, "demo", "--election", "pilkada-2024", "--scale", "0.02", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "pilkada-2024" in out and "funnel" in out and "jupyter lab notebooks/" in out
-    assert demo.main(["demo", "--election", "pilkada-2024", "--scale", "0.02", "--db", db]) == 1
+    assert main(["demo", "--election", "pilkada-2024", "--scale", "0.02", "--db", db]) == 1
     assert "already holds" in capsys.readouterr().err

@@ -1074,17 +1074,3 @@ def print_summary(result: dict[str, Any], out=None) -> None:
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
-
-
-def main(argv: list[str] | None = None) -> int:  # `python -m workflow.demo`, until the CLI wires it in
-    parser = argparse.ArgumentParser(prog="jejak")
-    parser.add_argument("--db")
-    parser.add_argument("--json", action="store_true")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    args.db, args.json = getattr(args, "db", None), getattr(args, "json", False)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
