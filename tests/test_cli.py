@@ -95,3 +95,46 @@ def test_console_script_has_no_traceback(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 3 and result.stderr.startswith("jejak: error: no case")
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+BRANCHES = {
+    "not_registered": [("begin_review", "bawaslu:kab-bima"), ("request_correction", "bawaslu:kab-bima"),
+                       ("reject_registration", "bawaslu:kab-bima")],
+    "dismissed": [("begin_review", "bawaslu:kab-bima"), ("register", "bawaslu:kab-bima"),
+                  ("dismiss", "bawaslu:kab-bima")],
+    "not_proven": [("begin_review", "bawaslu:kab-bima"), ("register", "bawaslu:kab-bima"),
+                   ("forward", "bawaslu:kab-bima"), ("return_to_bawaslu", "bkn"), ("forward", "bawaslu:kab-bima"),
+                   ("begin_examination", "bkn"), ("find_not_proven", "bkn")],
+    "rejected": [("begin_review", "bawaslu:kab-bima"), ("register", "bawaslu:kab-bima"),
+                 ("forward", "bawaslu:kab-bima"), ("reject", "bkn")],
+    "cancelled": [("begin_review", "bawaslu:kab-bima"), ("cancel", "bawaslu:kab-bima")],
+    "departed": [("begin_review", "bawaslu:kab-bima"), ("record_departure", "ppk:pemkab-bima", "reason=retired")],
+}
+
+
+@pytest.mark.parametrize("end", sorted(BRANCHES))
+def test_side_branches_from_the_cli(jejak, end):
+    case = jejak(*REPORT).strip()
+    state = ""
+    for day, (trigger, actor, *fields) in enumerate(BRANCHES[end], start=2):
+        sets = [arg for field in fields for arg in ("--set", field)]
+        state = jejak("advance", case, trigger, "--as", actor, "--at", f"2024-10-{day:02d}T10:00+07:00", *sets)
+    assert state.strip() == end
+
+
+def test_overdue_block_escalate_unblock_from_the_cli(jejak):
+    case = jejak(*REPORT).strip()
+    for trigger, actor, *extra in [
+        ("begin_review", "bawaslu:kab-bima"), ("register", "bawaslu:kab-bima"), ("forward", "bawaslu:kab-bima"),
+        ("begin_examination", "bkn"), ("recommend", "bkn", "--set", "track=ethics", "--set", "sanction=public_statement"),
+    ]:
+        jejak("advance", case, trigger, "--as", actor, "--at", "2024-10-05T10:00+07:00", *extra)
+    jejak("tick", "--now", "2024-11-01T00:00+07:00")
+    steps = [("block_personnel_data", "bkn"), ("escalate", "bkn", "--set", "to=kemendagri"),
+             ("impose_sanction", "ppk:pemkab-bima", "--set", "sanction=closed_statement", "--set", "decree_number=9"),
+             ("unblock_personnel_data", "bkn")]
+    for trigger, actor, *extra in steps:
+        jejak("advance", case, trigger, "--as", actor, "--at", "2024-11-02T10:00+07:00", *extra)
+    history = json.loads(jejak("show", case, "--json"))
+    assert [row["trigger"] for row in history][-5:] == ["mark_overdue"] + [s[0] for s in steps]
+    assert history[-1]["state"] == "sanctioned"
