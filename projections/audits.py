@@ -17,13 +17,14 @@ A *date* cutoff (``2020-09-30``) means "by the end of that day" in the configure
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 
 import pandas as pd
 from sqlalchemy import select
 
-from projections.tables import STAGES, UTCDateTime, case_event, case_summary
+from projections.tables import STAGES, case_event, case_summary
 from workflow.definitions import PPK_OPEN, ROLES, STATES, TRIGGERS, get_era
 from workflow.errors import InvalidField
 
@@ -43,12 +44,9 @@ def read_side(source):
 
 
 def _frame(rs, table, query=None) -> pd.DataFrame:
-    rows = rs.rows(query if query is not None else select(table))
-    frame = pd.DataFrame(rows, columns=[c.name for c in table.columns])
-    for column in table.columns:
-        if isinstance(column.type, UTCDateTime):
-            frame[column.name] = pd.to_datetime(frame[column.name], utc=True)
-    return frame
+    from projections.bulk import read_frame  # column-wise, without per-row result processing (2x faster)
+
+    return read_frame(rs, table, query if query is not None else select(table))
 
 
 def case_summary_frame(source, categorical: bool = False) -> pd.DataFrame:
@@ -230,6 +228,9 @@ def funnel(source, by: str | Iterable[str] | None = None, as_of=None, recorded: 
     return out
 
 
+_Stint = namedtuple("_Stint", "case_id era stage_after occurred_at deadline due_at")
+
+
 def stage_stints(source, now=None) -> pd.DataFrame:
     """One row per stint of a case in a stage: entered_at, left_at (NaT if still there), days (to `now` if
     open), the deadline running in it and whether the stint went past it."""
@@ -238,7 +239,10 @@ def stage_stints(source, now=None) -> pd.DataFrame:
     events = case_event_frame(rs)
     records = []
     open_stint: dict[str, dict] = {}
-    for row in events.sort_values(["case_id", "version"]).itertuples(index=False):
+    ordered = events.sort_values(["case_id", "version"])
+    # plain lists: iterating Arrow-backed columns value by value is slow (pandas 3 with pyarrow installed)
+    fields = ["case_id", "era", "stage_after", "occurred_at", "deadline", "due_at"]
+    for row in map(_Stint._make, zip(*(ordered[f].tolist() for f in fields))):
         stage = None if pd.isna(row.stage_after) else row.stage_after
         current = open_stint.get(row.case_id)
         if current is not None and current["stage"] != stage:

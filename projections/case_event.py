@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, select, tuple_
 
 from projections.case_summary import chunks, sanction_info, stage_of
+from projections.bulk import insert_rows
 from projections.tables import case_event
 from workflow.case import Case
 from workflow.definitions import NEW
@@ -36,7 +37,7 @@ class CaseEvent:
             state[case_id] = event.state
             rows.append(self.row(notification_id, event, before))
         if rows:
-            conn.execute(case_event.insert(), rows)
+            insert_rows(conn, case_event, rows)
 
     @staticmethod
     def row(notification_id: int, event: Case.Event, before: str) -> dict:

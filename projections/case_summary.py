@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, select
 
+from projections.bulk import insert_rows
 from projections.tables import MILESTONES, STAGES, case_summary
 from workflow.case import Case
 from workflow.definitions import FINAL_STATES, STAGE_OF_STATE, get_era
@@ -62,7 +63,7 @@ class CaseSummary:
         for part in chunks(ids):
             conn.execute(delete(case_summary).where(case_summary.c.case_id.in_(part)))
         if rows:
-            conn.execute(case_summary.insert(), list(rows.values()))
+            insert_rows(conn, case_summary, list(rows.values()))
 
     @staticmethod
     def _new_row(case_id: str, event: Case.Reported) -> dict:

@@ -61,6 +61,10 @@ def register(subparsers) -> None:
     _json_flag(v)
     v.set_defaults(func=cmd_verify)
 
+    from projections import export
+
+    export.register(subparsers)
+
 
 def _json_flag(parser) -> None:
     # SUPPRESS: do not overwrite a --json given before the subcommand (the main parser has one too)

@@ -24,6 +24,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, select
 
+from projections.bulk import insert_rows
 from projections.tables import event_chain
 from workflow.errors import InvalidField
 
@@ -81,7 +82,7 @@ class EventChain:
                              originator_version=n.originator_version, content_hash=content.hex(),
                              link=previous.hex()))
         if rows:
-            conn.execute(event_chain.insert(), rows)
+            insert_rows(conn, event_chain, rows)
 
 
 @dataclass

@@ -302,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo.register(sub)
     read_side_cli.register(sub)
+    from workflow import importer
+
+    importer.register(sub)
     return parser
 
 

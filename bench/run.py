@@ -1,0 +1,478 @@
+"""Benchmarks, side by side in one run, printed as tables (not timed tests).
+
+    .venv/bin/python bench/run.py                          # 1x and 10x, SQLite and PostgreSQL
+    .venv/bin/python bench/run.py --scales 1,10,50 --stores sqlite,postgres --json results.json
+
+Scale 1x is the 2020 demo scale (~2,000 cases, ~12,400 events). For each store and scale:
+
+- **write**: `jejak import` of a generated CSV (bench/dataset.py; full workflow validation, 500 cases per
+  transaction) in events/s, beside a plain eventsourcing application with a tiny aggregate whose events carry
+  ~280 bytes of state, same number of aggregates and events: (a) one `save` per command, (b) `save(*batch)` of
+  500 aggregates, (c) the raw ceiling: `executemany` (SQLite) / `COPY` (PostgreSQL) of the same stored rows
+  into a table shaped like eventsourcing's. (a) runs on the first few thousand events only (its rate does not
+  depend on the store's size, and on PostgreSQL it is slow). Also `workflow.demo.generate` if present.
+- **read side**: catch-up of all projections from zero, then a full rebuild, in events/s.
+- **commands**: one `advance` in-process (p50/p99 of a few hundred), and one `jejak advance` process, wall time.
+- **audits**: each audit's time (projections/audits.py).
+- **size**: bytes per event in the store (events and subject keys, before the read models).
+
+PostgreSQL: databases ``jejak_bench_*`` are created on ``--pg`` (default postgresql://postgres@127.0.0.1:5432/
+postgres) and dropped afterwards. SQLite files go to a temporary directory (``--workdir`` to keep them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import dataset  # noqa: E402  (bench/dataset.py)
+
+A_CAP = 3000  # events for the one-save-per-command baseline
+BATCH = 500  # aggregates per transaction, for the import and baseline (b)
+COMMANDS = 300  # in-process advances timed
+CLI_RUNS = 5
+DEMO_MAX_SCALE = 10  # workflow.demo.generate beyond this takes minutes
+WIB = timezone(timedelta(hours=7))
+
+
+# --- stores -----------------------------------------------------------------------------------------------
+
+class Stores:
+    def __init__(self, workdir: Path, pg_admin: str, keep: bool):
+        self.workdir, self.pg_admin, self.keep = workdir, pg_admin, keep
+        self.databases: list[str] = []
+
+    def new(self, kind: str, label: str) -> str:
+        if kind == "sqlite":
+            path = self.workdir / f"{label}.db"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            return f"sqlite:///{path}"
+        import psycopg
+
+        name = f"jejak_bench_{label}".replace("-", "_").lower()
+        with psycopg.connect(self.pg_admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.databases.append(name)
+        return self.pg_admin.rsplit("/", 1)[0] + f"/{name}"
+
+    def cleanup(self) -> None:
+        if self.keep:
+            return
+        import psycopg
+
+        with psycopg.connect(self.pg_admin, autocommit=True) as conn:
+            for name in self.databases:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def store_bytes(app, url: str, tables: list[str]) -> int:
+    if url.startswith("sqlite"):
+        with app.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        path = url.removeprefix("sqlite:///")
+        return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
+    total = 0
+    with app.recorder.datastore.transaction(commit=False) as cursor:
+        for table in tables:
+            cursor.execute("SELECT COALESCE(pg_total_relation_size(to_regclass(%s)), 0) AS n", (table,))
+            total += cursor.fetchone()["n"]
+    return total
+
+
+# --- the plain eventsourcing peer -------------------------------------------------------------------------
+
+def plain_classes():
+    from plain import Plain, Thing  # bench/plain.py (a module, so that eventsourcing can name its topics)
+
+    return Thing, Plain
+
+
+def plain_env(url: str) -> dict:
+    from workflow.store import resolve_store
+
+    return resolve_store(url).eventsourcing_env()
+
+
+PAYLOAD = dict(actor={"role": "bawaslu", "scope": "kab-bima", "id": "andi"},
+               state="under_examination", note=None, workflow_version="skb-2020@1")
+
+
+def plain_args(i: int, k: int) -> dict:
+    at = datetime(2020, 9, 1, tzinfo=WIB) + timedelta(days=k)
+    return dict(PAYLOAD, occurred_at=at)
+
+
+def shape(cases: int, events: int) -> list[int]:
+    """Events per aggregate, matching the import's total."""
+    base, extra = divmod(events, cases)
+    return [base + (1 if i < extra else 0) for i in range(cases)]
+
+
+def bench_plain_batched(url: str, per_agg: list[int]) -> dict:
+    Thing, Plain = plain_classes()
+    app = Plain(env=plain_env(url))
+    total = sum(per_agg)
+    t0 = time.perf_counter()
+    batch = []
+    for i, n in enumerate(per_agg):
+        thing = Thing(**plain_args(i, 0))
+        for k in range(1, n):
+            thing.happen(**plain_args(i, k))
+        batch.append(thing)
+        if len(batch) == BATCH:
+            app.save(*batch)
+            batch = []
+    if batch:
+        app.save(*batch)
+    seconds = time.perf_counter() - t0
+    stored = app.recorder.select_notifications(start=1, limit=50)
+    state_bytes = statistics.mean(len(n.state) for n in stored)
+    size = store_bytes(app, url, ["plain_events"])
+    app.close()
+    return {"events": total, "seconds": seconds, "rate": total / seconds, "state_bytes": state_bytes,
+            "bytes_per_event": size / total}
+
+
+def bench_plain_one_by_one(url: str, per_agg: list[int]) -> dict:
+    Thing, Plain = plain_classes()
+    app = Plain(env=plain_env(url))
+    done = 0
+    t0 = time.perf_counter()
+    for i, n in enumerate(per_agg):
+        thing = Thing(**plain_args(i, 0))
+        app.save(thing)
+        done += 1
+        for k in range(1, n):
+            thing.happen(**plain_args(i, k))
+            app.save(thing)
+            done += 1
+        if done >= A_CAP:
+            break
+    seconds = time.perf_counter() - t0
+    app.close()
+    return {"events": done, "seconds": seconds, "rate": done / seconds}
+
+
+def raw_rows(per_agg: list[int]) -> list[tuple]:
+    """The stored rows the plain application would write (same topic, same ~280-byte JSON state)."""
+    Thing, Plain = plain_classes()
+    app = Plain(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    rows = []
+    for i, n in enumerate(per_agg):
+        thing = Thing(**plain_args(i, 0))
+        for k in range(1, n):
+            thing.happen(**plain_args(i, k))
+        for e in thing.collect_events():
+            s = app.mapper.to_stored_event(e)
+            rows.append((s.originator_id, s.originator_version, s.topic, s.state))
+    return rows
+
+
+def bench_raw(url: str, per_agg: list[int]) -> dict:
+    rows = raw_rows(per_agg)
+    group = sum(per_agg[:BATCH]) or 1  # rows per transaction, as in a batched save
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE raw_events (originator_id TEXT, originator_version INTEGER, topic TEXT, "
+                     "state BLOB, PRIMARY KEY (originator_id, originator_version))")
+        params = [(r[0].hex, r[1], r[2], r[3]) for r in rows]
+        t0 = time.perf_counter()
+        for start in range(0, len(params), group):
+            conn.execute("BEGIN")
+            conn.executemany("INSERT INTO raw_events VALUES (?,?,?,?)", params[start:start + group])
+            conn.execute("COMMIT")
+        seconds = time.perf_counter() - t0
+        conn.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            conn.execute("CREATE TABLE raw_events (originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
+                         "topic text, state bytea, notification_id bigserial, "
+                         "PRIMARY KEY (originator_id, originator_version))")
+            conn.execute("CREATE UNIQUE INDEX ON raw_events (notification_id)")
+            conn.commit()
+            t0 = time.perf_counter()
+            for start in range(0, len(rows), group):
+                with conn.cursor() as cur, cur.copy("COPY raw_events (originator_id, originator_version, topic, "
+                                                    "state) FROM STDIN") as copy:
+                    for row in rows[start:start + group]:
+                        copy.write_row(row)
+                conn.commit()
+            seconds = time.perf_counter() - t0
+    return {"events": len(rows), "seconds": seconds, "rate": len(rows) / seconds}
+
+
+# --- Jejak ------------------------------------------------------------------------------------------------
+
+def bench_import(url: str, csv_path: Path, workers: int = 1) -> dict:
+    from workflow.application import Jejak
+    from workflow.importer import import_file
+
+    with Jejak(url) as app:
+        t0 = time.perf_counter()
+        result = import_file(app, csv_path, progress=False, workers=workers)
+        seconds = time.perf_counter() - t0
+        assert result.ok, result.bad[:5]
+        table = app.recorder.events_table_name
+        size = store_bytes(app, url, [table, "subject_keys"])
+        sample = app.recorder.select_notifications(start=1, limit=200)
+        state_bytes = statistics.mean(len(n.state) for n in sample)
+    return {"cases": result.imported, "events": result.events, "seconds": seconds,
+            "rate": result.events / seconds, "bytes_per_event": size / result.events, "state_bytes": state_bytes}
+
+
+def bench_demo(url: str, scale: float) -> dict | None:
+    try:
+        from workflow.demo import generate
+    except Exception:  # noqa: BLE001 - not there yet
+        return None
+    from workflow.application import Jejak
+
+    with Jejak(url) as app:
+        t0 = time.perf_counter()
+        generate(app, "pilkada-2020", seed=0, scale=scale, progress=False)
+        seconds = time.perf_counter() - t0
+        events = app.recorder.max_notification_id() or 0
+    return {"events": events, "seconds": seconds, "rate": events / seconds}
+
+
+def bench_read_side(url: str) -> dict:
+    from projections import audits
+    from projections.readside import ReadSide
+    from workflow.application import Jejak
+
+    with Jejak(url) as app:
+        events = app.recorder.max_notification_id()
+        read_side = ReadSide(app)
+        t0 = time.perf_counter()
+        read_side.catch_up()
+        catch_up = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        read_side.rebuild()
+        rebuild = time.perf_counter() - t0
+        timings = {}
+        for name in (*audits.AUDITS, "stage_stints"):
+            t0 = time.perf_counter()
+            getattr(audits, name)(read_side)
+            timings[name] = time.perf_counter() - t0
+    return {"events": events, "catch_up_s": catch_up, "catch_up_rate": events / catch_up, "rebuild_s": rebuild,
+            "rebuild_rate": events / rebuild, "audits": timings}
+
+
+def bench_commands(url: str) -> dict:
+    """p50/p99 of one in-process `advance`, then the wall time of `jejak advance` processes."""
+    from workflow.application import Jejak
+
+    fields = dict(name="Budi Santoso", nip="198001012005011001", position_group="administrator",
+                  agency="pemkab-bima", province="prov-ntb", regency="kab-bima", category="social_media",
+                  election="pilkada-2024", reporter_name="Siti")
+    at = datetime(2024, 10, 1, 9, tzinfo=WIB)
+    with Jejak(url) as app:
+        cases = [app.new_case("reporter", occurred_at=at, **fields) for _ in range(COMMANDS + CLI_RUNS + 1)]
+        app.record_cases(*cases)
+        ids = [c.id for c in cases]
+        latencies = []
+        for case_id in ids[:COMMANDS]:
+            t0 = time.perf_counter()
+            app.advance(case_id, "begin_review", "bawaslu:kab-bima", occurred_at=at + timedelta(hours=1))
+            latencies.append(time.perf_counter() - t0)
+    latencies.sort()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # as installed: bytecode cached
+    walls = []
+    for i, case_id in enumerate(ids[COMMANDS:]):
+        cmd = [sys.executable, "-m", "workflow.cli", "--db", url, "advance", str(case_id), "begin_review",
+               "--as", "bawaslu:kab-bima", "--at", "2024-10-01T10:00"]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT, env=env)
+        if i:  # the first run warms the OS cache and writes bytecode
+            walls.append(time.perf_counter() - t0)
+    return {"p50_ms": 1000 * latencies[len(latencies) // 2],
+            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+            "cli_s": statistics.median(walls), "cli_min_s": min(walls)}
+
+
+# --- the run ----------------------------------------------------------------------------------------------
+
+def run(scales: list[float], kinds: list[str], stores: Stores, demo: bool, log) -> list[dict]:
+    results = []
+    for scale in scales:
+        csv_path = stores.workdir / f"import-{scale:g}x.csv"
+        if not csv_path.exists():
+            dataset.write_csv(csv_path, scale)
+        for kind in kinds:
+            label = f"{kind}-{scale:g}x"
+            log(f"[{label}] import")
+            url = stores.new(kind, f"{label}-jejak")
+            row = {"store": kind, "scale": scale, "import": bench_import(url, csv_path)}
+            imp = row["import"]
+            per_agg = shape(imp["cases"], imp["events"])
+            log(f"[{label}] import with 2 worker processes")
+            row["import_2"] = bench_import(stores.new(kind, f"{label}-jejak2"), csv_path, workers=2)
+            log(f"[{label}] plain eventsourcing: batched, one by one, raw")
+            row["plain_batched"] = bench_plain_batched(stores.new(kind, f"{label}-plainb"), per_agg)
+            row["plain_single"] = bench_plain_one_by_one(stores.new(kind, f"{label}-plains"), per_agg)
+            row["raw"] = bench_raw(stores.new(kind, f"{label}-raw"), per_agg)
+            if demo and scale <= DEMO_MAX_SCALE:
+                log(f"[{label}] demo generate")
+                row["demo"] = bench_demo(stores.new(kind, f"{label}-demo"), scale)
+            log(f"[{label}] read side and audits")
+            row["read"] = bench_read_side(url)
+            log(f"[{label}] commands")
+            row["commands"] = bench_commands(url)
+            results.append(row)
+            log(f"[{label}] done: import {imp['rate']:.0f} ev/s")
+    return results
+
+
+def fmt_rate(x: float | None) -> str:
+    return "—" if x is None else f"{x / 1000:.1f}k"
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+def report(results: list[dict]) -> str:
+    out = []
+    write = []
+    for r in results:
+        imp, b, a, c = r["import"], r["plain_batched"], r["plain_single"], r["raw"]
+        demo = r.get("demo")
+        imp2 = r.get("import_2")
+        write.append([r["store"], f"{r['scale']:g}×", f"{imp['cases']:,}", f"{imp['events']:,}",
+                      fmt_rate(imp["rate"]), fmt_rate(imp2["rate"]) if imp2 else "—",
+                      f"{imp2['rate'] / b['rate']:.2f}" if imp2 else "—",
+                      fmt_rate(demo["rate"]) if demo else "—", fmt_rate(a["rate"]),
+                      fmt_rate(b["rate"]), fmt_rate(c["rate"]), f"{imp['rate'] / b['rate']:.2f}",
+                      f"{imp['rate'] / a['rate']:.1f}", f"{imp['rate'] / c['rate']:.0%}",
+                      f"{imp['bytes_per_event']:.0f} / {b['bytes_per_event']:.0f}",
+                      f"{imp['state_bytes']:.0f} / {b['state_bytes']:.0f}"])
+    out.append("Write throughput, events/s (import = `jejak import` with full validation, one process; import 2 proc "
+               "= `--workers 2`; demo gen = workflow.demo.generate; (a) plain eventsourcing one save per command, "
+               "(b) plain save(*500 aggregates), (c) raw executemany/COPY; ratios are import (one process) over them)")
+    out.append(table(write, ["store", "scale", "cases", "events", "import", "import 2 proc", "2 proc/(b)", "demo gen",
+                             "(a) 1/cmd", "(b) batched",
+                             "(c) raw", "import/(b)", "import/(a)", "import/(c)", "store B/event jejak/plain",
+                             "state B/event jejak/plain"]))
+    read = [[r["store"], f"{r['scale']:g}×", f"{r['read']['events']:,}", fmt_rate(r["read"]["catch_up_rate"]),
+             f"{r['read']['catch_up_s']:.1f}", fmt_rate(r["read"]["rebuild_rate"]), f"{r['read']['rebuild_s']:.1f}",
+             f"{r['commands']['p50_ms']:.2f}", f"{r['commands']['p99_ms']:.2f}",
+             f"{r['commands']['cli_s']:.2f} (min {r['commands']['cli_min_s']:.2f})"] for r in results]
+    out.append("\nRead side and commands (catch-up from zero; rebuild of case_summary + case_event; one `advance` "
+               "in-process; one `jejak advance` process)")
+    out.append(table(read, ["store", "scale", "events", "catch-up ev/s", "catch-up s", "rebuild ev/s",
+                            "rebuild s", "cmd p50 ms", "cmd p99 ms", "CLI advance s"]))
+    names = list(results[0]["read"]["audits"]) if results else []
+    audit_rows = [[name, *[f"{r['read']['audits'][name]:.2f}" for r in results]] for name in names]
+    out.append("\nAudits, seconds")
+    out.append(table(audit_rows, ["audit", *[f"{r['store']} {r['scale']:g}×" for r in results]]))
+    out.append("\n" + targets(results))
+    return "\n".join(out)
+
+
+def targets(results: list[dict]) -> str:
+    lines = ["Targets (issue 5):"]
+
+    def check(ok: bool, text: str) -> None:
+        lines.append(f"  [{'met' if ok else 'MISSED'}] {text}")
+
+    for r in results:
+        imp, tag = r["import"], f"{r['store']} {r['scale']:g}×"
+        check(imp["rate"] >= r["plain_batched"]["rate"],
+              f"{tag}: import ≥ 1.0× plain batched: {imp['rate'] / r['plain_batched']['rate']:.2f}×")
+        check(imp["rate"] >= 10 * r["plain_single"]["rate"],
+              f"{tag}: import ≥ 10× one save per command: {imp['rate'] / r['plain_single']['rate']:.1f}×")
+        check(imp["rate"] >= 0.25 * r["raw"]["rate"],
+              f"{tag}: import ≥ 25% of raw: {imp['rate'] / r['raw']['rate']:.0%}")
+        if r["store"] == "sqlite":
+            check(r["read"]["catch_up_rate"] >= 30000, f"{tag}: catch-up ≥ 30k ev/s: {r['read']['catch_up_rate']:.0f}")
+        limit = 1.0 if r["store"] == "sqlite" else 2.5
+        check(r["commands"]["p50_ms"] <= limit, f"{tag}: command p50 ≤ {limit} ms: {r['commands']['p50_ms']:.2f}")
+        check(r["commands"]["cli_s"] <= 0.4, f"{tag}: jejak advance ≤ 0.4 s: {r['commands']['cli_s']:.2f}")
+    largest = max(r["scale"] for r in results) if results else 0
+    for r in results:
+        if r["scale"] != largest:
+            continue
+        cases = r["import"]["cases"]
+        if cases >= 90_000:
+            check(r["read"]["rebuild_s"] < 60, f"{r['store']} {largest:g}×: rebuild of {cases:,} cases < 60 s: "
+                                                f"{r['read']['rebuild_s']:.1f}")
+        slowest = max(r["read"]["audits"].items(), key=lambda kv: kv[1])
+        text = (f"{r['store']} {largest:g}× ({cases:,} cases): every audit < 2 s on 100k cases: "
+                f"slowest {slowest[0]} {slowest[1]:.2f} s")
+        if cases >= 90_000:
+            check(slowest[1] < 2, text)
+        else:
+            lines.append(f"  [n/a] {text} (run --scales 50 for 100k cases)")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default="1,10", help="comma-separated multiples of ~2,000 cases (default 1,10)")
+    parser.add_argument("--stores", default="sqlite,postgres", help="sqlite, postgres or both (default both)")
+    parser.add_argument("--pg", default=os.environ.get("JEJAK_BENCH_PG",
+                                                       "postgresql://postgres@127.0.0.1:5432/postgres"),
+                        help="a PostgreSQL server's admin URL (databases jejak_bench_* are created there)")
+    parser.add_argument("--workdir", help="keep the SQLite files and CSVs here (default: a temporary directory)")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL databases")
+    parser.add_argument("--no-demo", action="store_true", help="skip workflow.demo.generate")
+    parser.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
+    parser.add_argument("--report", metavar="JSON", nargs="+",
+                        help="only print the tables of earlier runs' --json files (combined)")
+    args = parser.parse_args(argv)
+    if args.report:
+        results = [r for path in args.report for r in json.loads(Path(path).read_text())["results"]]
+        print(report(results))
+        return 0
+    scales = [float(s) for s in args.scales.split(",") if s.strip()]
+    kinds = [k.strip() for k in args.stores.split(",") if k.strip()]
+    unknown = set(kinds) - {"sqlite", "postgres"}
+    if unknown:
+        parser.error(f"unknown store(s): {', '.join(sorted(unknown))}")
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="jejak-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    stores = Stores(workdir, args.pg, args.keep)
+    log = lambda text: print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)  # noqa: E731
+    started = datetime.now(timezone.utc)
+    try:
+        results = run(scales, kinds, stores, not args.no_demo, log)
+    finally:
+        stores.cleanup()
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    head = (f"jejak bench, {started:%Y-%m-%d %H:%M} UTC, {platform.node()}: {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, {platform.system()} {platform.release()}\n"
+            f"command: python bench/run.py {' '.join(argv if argv is not None else sys.argv[1:])}\n")
+    print(head)
+    print(report(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"started": started.isoformat(), "results": results}, indent=2,
+                                              default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,705 @@
+"""`jejak import FILE.csv|FILE.xlsx`: cases with their history so far, from a spreadsheet, one row per case.
+
+Every row is driven through the same commands as live use (``Jejak.new_case`` then ``Jejak.apply_trigger``
+for each dated milestone, in date order), so the era, the legal order of steps, dates not going backwards,
+actors' roles and jurisdictions, categories and sanctions are checked exactly as for ``jejak report`` and
+``jejak advance``. Good cases are saved many per transaction, as ``Jejak.record_cases`` saves them.
+
+Each row has an idempotency key: its ``external_ref`` if given, else a hash of the row; the case id derives
+from it, so running the same file again adds nothing (those rows count as "already imported").
+
+The columns are in ``COLUMNS`` (see also the README, "Bulk import and export"). This module imports only the
+standard library at load time: the CLI registers it on every start, and write commands must start fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import sys
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from workflow.errors import IllegalTransition, InvalidField, JejakError
+from workflow.fields import REPORT_FIELDS
+
+BATCH_SIZE = 500  # cases per transaction
+
+# The report: REPORT_FIELDS plus these.
+REPORT_COLUMNS = {
+    "reported_at": "when the report was filed (or the finding recorded) [required]",
+    "actor": "who filed it (default: reporter if reporter_name is given, else the Bawaslu of the region)",
+    "era": "override the legal era chosen from reported_at",
+    "note": "a note on the report",
+}
+
+
+class Milestone:
+    """A dated column and the trigger it stands for. (Plain classes here, not dataclasses: the CLI imports
+    this module on every start, and each dataclass costs about a millisecond to create.)"""
+
+    __slots__ = ("column", "trigger", "role", "fields", "by_column")
+
+    def __init__(self, column: str, trigger: str, role: str, fields: dict[str, str] | None = None):
+        self.column = column  # the date column, e.g. registered_at
+        self.trigger = trigger
+        self.role = role  # default actor: bawaslu, commission, ppk, bkn or system
+        self.fields = fields or {}  # column -> the trigger's field
+        self.by_column = column.removesuffix("_at") + "_by"  # per-step actor override
+
+    def __repr__(self) -> str:
+        return f"Milestone({self.column!r}, {self.trigger!r})"
+
+
+# In the order they apply when two fall on the same moment.
+MILESTONES = (
+    Milestone("review_begun_at", "begin_review", "bawaslu"),
+    Milestone("not_registered_at", "reject_registration", "bawaslu"),
+    Milestone("registered_at", "register", "bawaslu"),
+    Milestone("dismissed_at", "dismiss", "bawaslu"),
+    Milestone("forwarded_at", "forward", "bawaslu"),
+    Milestone("examination_begun_at", "begin_examination", "commission"),
+    Milestone("not_proven_at", "find_not_proven", "commission"),
+    Milestone("rejected_at", "reject", "commission"),
+    Milestone("recommended_at", "recommend", "commission",
+              {"recommended_track": "track", "recommended_sanction": "sanction", "recommended_ppk": "ppk"}),
+    Milestone("ppk_examination_begun_at", "begin_ppk_examination", "ppk"),
+    Milestone("overdue_at", "mark_overdue", "system"),
+    Milestone("blocked_at", "block_personnel_data", "bkn"),
+    Milestone("escalated_at", "escalate", "commission", {"escalated_to": "to"}),
+    Milestone("unblocked_at", "unblock_personnel_data", "bkn"),
+    Milestone("sanctioned_at", "impose_sanction", "ppk",
+              {"sanction": "sanction", "decree_number": "decree_number", "decree_date": "decree_date"}),
+    Milestone("cancelled_at", "cancel", "bawaslu"),
+    Milestone("departed_at", "record_departure", "ppk", {"departure_reason": "reason"}),
+)
+
+# Default actors per role, overridable for the whole row (e.g. bawaslu_actor=bawaslu:prov-ntb@andi) or per
+# step (registered_by=bawaslu:kab-bima@rina).
+ROLE_COLUMNS = {
+    "bawaslu_actor": "Bawaslu steps (default bawaslu:<regency, else province>)",
+    "commission_actor": "KASN/BKN steps (default kasn or bkn, by the case's era)",
+    "ppk_actor": "PPK steps (default ppk:<recommended_ppk, else agency>)",
+}
+
+COLUMNS: dict[str, str] = {
+    **{key: description + (" [required]" if required else "") for key, (required, description) in REPORT_FIELDS.items()},
+    **REPORT_COLUMNS,
+    **{column: description for column, description in ROLE_COLUMNS.items()},
+}
+for _m in MILESTONES:
+    COLUMNS[_m.column] = f"when '{_m.trigger}' happened (date or date-time)"
+    for _column, _name in _m.fields.items():
+        COLUMNS[_column] = f"{_m.trigger}: {_name}"
+    COLUMNS[_m.by_column] = f"who did '{_m.trigger}' (default: by role {_m.role})"
+REQUIRED_COLUMNS = [key for key, (required, _) in REPORT_FIELDS.items() if required] + ["reported_at"]
+_FIELD_OWNER = {column: m for m in MILESTONES for column in [*m.fields, m.by_column]}
+
+
+class ImportFileError(JejakError):
+    """The file as a whole cannot be read (not a row's fault): nothing is imported."""
+
+
+class RowError:
+    __slots__ = ("line", "message")
+
+    def __init__(self, line: int, message: str):
+        self.line, self.message = line, message
+
+    def __repr__(self) -> str:
+        return f"RowError({self.line}, {self.message!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RowError) and (self.line, self.message) == (other.line, other.message)
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class ImportResult:
+    def __init__(self, rows: int = 0, dry_run: bool = False):
+        self.rows = rows
+        self.imported = 0  # cases written (or, in a dry run or a refused strict run, that would be)
+        self.events = 0
+        self.already = 0  # rows whose case exists already
+        self.bad: list[RowError] = []
+        self.dry_run = dry_run
+        self.strict = False
+        self.written = False  # whether anything was saved
+
+    def __repr__(self) -> str:
+        return f"ImportResult({self.as_dict()})"
+
+    @property
+    def ok(self) -> bool:
+        return not self.bad
+
+    def summary(self) -> str:
+        verb = "would import" if self.dry_run or (self.strict and self.bad) else "imported"
+        text = (f"{self.rows} row(s): {verb} {self.imported} case(s) ({self.events} events), "
+                f"{self.already} already imported, {len(self.bad)} bad")
+        if self.dry_run:
+            text += " (dry run: nothing written)"
+        elif self.strict and self.bad:
+            text += " (--strict: nothing written)"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "imported": self.imported, "events": self.events, "already": self.already,
+                "bad": [{"line": e.line, "message": e.message} for e in self.bad], "dry_run": self.dry_run,
+                "strict": self.strict, "written": self.written}
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+class Row:
+    __slots__ = ("line", "values", "problem")
+
+    def __init__(self, line: int, values: dict[str, Any]):
+        self.line = line
+        self.values = values  # column -> non-empty value (text, or datetime/date/number from a spreadsheet)
+        self.problem: str | None = None  # found while reading (bad encoding, too many cells)
+
+
+def read_rows(path: str | Path) -> list[Row]:
+    """The file's data rows with their line numbers (CSV: physical line; XLSX: sheet row)."""
+    path = Path(path)
+    if not path.exists():
+        raise ImportFileError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path)
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(path)
+    raise ImportFileError(f"{path}: unsupported file type {suffix or '(none)'!r} (allowed: .csv, .xlsx)")
+
+
+def _check_header(path: Path, header: list[Any]) -> list[str]:
+    names = ["" if h is None else str(h).strip().lower() for h in header]
+    if not any(names):
+        raise ImportFileError(f"{path}: line 1: the header row is empty (expected column names)")
+    problems = []
+    if any(_bad_text(n) for n in names):
+        problems.append("the header is not valid UTF-8")
+    blank = [str(i + 1) for i, n in enumerate(names) if not n]
+    if blank:
+        problems.append(f"column(s) {', '.join(blank)} have no name")
+    seen, dupes = set(), []
+    for n in names:
+        if n and n in seen:
+            dupes.append(n)
+        seen.add(n)
+    if dupes:
+        problems.append(f"duplicate column(s): {', '.join(dupes)}")
+    unknown = [n for n in names if n and n not in COLUMNS]
+    if unknown:
+        problems.append(f"unknown column(s): {', '.join(unknown)} (see README 'Bulk import and export' or "
+                        f"`jejak import --columns`)")
+    missing = [c for c in REQUIRED_COLUMNS if c not in seen]
+    if missing:
+        problems.append(f"missing required column(s): {', '.join(missing)}")
+    if problems:
+        raise ImportFileError(f"{path}: line 1: " + "; ".join(problems))
+    return names
+
+
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+def _bad_text(value: Any) -> bool:
+    """Text decoded with surrogateescape holds lone surrogates where the bytes were not UTF-8."""
+    return isinstance(value, str) and _NOT_UTF8.search(value) is not None
+
+
+def _read_csv(path: Path) -> list[Row]:
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # Excel's UTF-8 byte-order mark
+    text = data.decode("utf-8", errors="surrogateescape")
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise ImportFileError(f"{path}: line {line}: contains NUL bytes (is it really a CSV file? "
+                              "an Excel file must be named .xlsx)")
+    suspect = _bad_text(text)  # check cells one by one only if the file has undecodable bytes at all
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise ImportFileError(f"{path}: the file is empty (expected a header row)")
+        names = _check_header(path, header)
+        rows = []
+        line = reader.line_num + 1
+        for record in reader:
+            start, line = line, reader.line_num + 1
+            if not any(cell.strip() for cell in record):
+                continue  # blank line
+            row = Row(start, {})
+            if len(record) > len(names):
+                row.problem = f"has {len(record)} cells, the header has {len(names)} columns"
+            elif suspect and any(_bad_text(cell) for cell in record):
+                row.problem = "not valid UTF-8 (save the file as UTF-8, e.g. Excel's 'CSV UTF-8')"
+            else:
+                row.values = {n: cell.strip() for n, cell in zip(names, record) if cell.strip()}
+            rows.append(row)
+    except csv.Error as error:
+        raise ImportFileError(f"{path}: line {reader.line_num}: cannot read the CSV: {error}") from None
+    return rows
+
+
+def _read_xlsx(path: Path) -> list[Row]:
+    try:
+        import openpyxl
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise ImportFileError("reading .xlsx needs openpyxl: pip install openpyxl") from None
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # noqa: BLE001 - zip, XML or format errors from openpyxl
+        raise ImportFileError(f"{path}: not a readable .xlsx workbook ({type(error).__name__}: {error})") from None
+    try:
+        sheet = book.worksheets[0]
+        rows_iter = sheet.iter_rows(values_only=True)
+        header = next(rows_iter, None)
+        if header is None:
+            raise ImportFileError(f"{path}: the first sheet is empty (expected a header row)")
+        while header and header[-1] is None:
+            header = header[:-1]
+        names = _check_header(path, list(header))
+        rows = []
+        for number, record in enumerate(rows_iter, start=2):
+            cells = [None if (isinstance(v, str) and not v.strip()) else v for v in record]
+            if all(v is None for v in cells):
+                continue
+            row = Row(number, {})
+            extra = [v for v in cells[len(names):] if v is not None]
+            if extra:
+                row.problem = f"has values beyond the header's {len(names)} columns"
+            else:
+                row.values = {n: (v.strip() if isinstance(v, str) else v) for n, v in zip(names, cells)
+                              if v is not None}
+            rows.append(row)
+        return rows
+    finally:
+        book.close()
+
+
+# --- one row: its commands ----------------------------------------------------------------------------------
+
+class Step:
+    __slots__ = ("at", "date_only", "milestone", "fields", "by")
+
+    def __init__(self, at: datetime, date_only: bool, milestone: Milestone, fields: dict[str, Any], by: str | None):
+        self.at = at
+        self.date_only = date_only  # a date without a time: that day, not before the case's previous step
+        self.milestone, self.fields, self.by = milestone, fields, by
+
+
+class Plan:
+    """A row read into its commands: the report, then the steps in the order they apply."""
+
+    __slots__ = ("key", "case_id", "report_actor", "reported_at", "era", "note", "fields", "steps", "actors")
+
+    def __init__(self, **values: Any):
+        for name in self.__slots__:
+            setattr(self, name, values[name])
+
+
+def _as_text(column: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        raise InvalidField(column, f"expected text, got a true/false cell ({value})")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if column == "nip" or not value.is_integer():
+            raise InvalidField(column, f"expected text, got the number {value!r}"
+                               + (" (an 18-digit NIP stored as a number loses digits: format the column as text)"
+                                  if column == "nip" else ""))
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise InvalidField(column, f"expected text, got {type(value).__name__} {value!r}")
+
+
+def parse_moment(column: str, value: Any, zone) -> datetime:
+    """ISO date (the start of that day, local time) or date-time (local time unless it has an offset)."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time(0))
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidField(column, f"not a date or date-time: {value!r}",
+                               allowed="YYYY-MM-DD or YYYY-MM-DDTHH:MM[+07:00]") from None
+    else:
+        raise InvalidField(column, f"not a date or date-time: {value!r}", allowed="YYYY-MM-DD or a date cell")
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+def _date_only(value: Any) -> bool:
+    if isinstance(value, datetime):
+        return value.time() == time(0) and value.tzinfo is None  # a spreadsheet date cell
+    return isinstance(value, date) or (isinstance(value, str) and len(value) == 10)
+
+
+def row_key(values: dict[str, Any]) -> str:
+    """The idempotency key: the row's external_ref, else a digest of its non-empty cells."""
+    ref = values.get("external_ref")
+    if ref is not None:
+        return _as_text("external_ref", ref)
+    canonical = json.dumps(sorted((k, v if isinstance(v, str) else repr(v)) for k, v in values.items()),
+                           ensure_ascii=False)
+    return "import-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def plan_row(values: dict[str, Any], zone) -> Plan:
+    """Read a row into the commands it stands for (no rule is applied yet: the commands do that)."""
+    from workflow.application import EXTERNAL_REF_NAMESPACE
+    from uuid import uuid5
+
+    key = row_key(values)
+    fields = {k: _as_text(k, values[k]) for k in REPORT_FIELDS if k in values}
+    fields["external_ref"] = key
+    if "reported_at" not in values:
+        raise InvalidField("reported_at", "required (when the report was filed)")
+    reported_at = parse_moment("reported_at", values["reported_at"], zone)
+    steps = []
+    for m in MILESTONES:
+        given = {c: values[c] for c in [*m.fields, m.by_column] if c in values}
+        if m.column not in values:
+            if given:
+                raise InvalidField(", ".join(given), f"given but {m.column} is empty")
+            continue
+        at = parse_moment(m.column, values[m.column], zone)
+        step_fields = {}
+        for column, name in m.fields.items():
+            if column in values:
+                step_fields[name] = (parse_moment(column, values[column], zone).date().isoformat()
+                                     if name == "decree_date" and not isinstance(values[column], str)
+                                     else _as_text(column, values[column]))
+        by = _as_text(m.by_column, values[m.by_column]) if m.by_column in values else None
+        steps.append(Step(at, _date_only(values[m.column]), m, step_fields, by))
+    # by day; within a day in the order of MILESTONES (the legal order), whatever the times say
+    steps.sort(key=lambda s: (s.at.astimezone(zone).date(), MILESTONES.index(s.milestone)))
+    return Plan(
+        key=key, case_id=uuid5(EXTERNAL_REF_NAMESPACE, key),
+        report_actor=_as_text("actor", values["actor"]) if "actor" in values else None,
+        reported_at=reported_at, era=_as_text("era", values["era"]) if "era" in values else None,
+        note=_as_text("note", values["note"]) if "note" in values else None, fields=fields, steps=steps,
+        actors={c: _as_text(c, values[c]) for c in ROLE_COLUMNS if c in values},
+    )
+
+
+class _Actors:
+    """Actor strings parsed once per distinct text (a bulk import repeats a few hundred of them)."""
+
+    def __init__(self):
+        self.cache: dict[str, Any] = {}
+
+    def __call__(self, text: str):
+        actor = self.cache.get(text)
+        if actor is None:
+            from workflow.actors import Actor
+
+            actor = self.cache[text] = Actor.parse(text)
+        return actor
+
+
+def build_case(app, plan: Plan, actors: _Actors):
+    """Drive the row's commands on a new, unsaved case; raises the first refusal (a JejakError)."""
+    from workflow.definitions import get_era
+
+    region = plan.fields.get("regency") or plan.fields.get("province")
+    bawaslu = plan.actors.get("bawaslu_actor") or f"bawaslu:{region}"
+    report_actor = plan.report_actor or ("reporter" if plan.fields.get("reporter_name") else bawaslu)
+    try:
+        case = app.new_case(actors(report_actor), occurred_at=plan.reported_at, era=plan.era, note=plan.note,
+                            **plan.fields)
+    except JejakError as error:
+        raise _StepError("report", error) from None
+    try:
+        commission = plan.actors.get("commission_actor") or get_era(case.era).commission
+        for step in plan.steps:
+            m, by, at = step.milestone, step.by, step.at
+            if by is None:
+                by = {"bawaslu": bawaslu, "commission": commission, "bkn": "bkn", "system": "system",
+                      "ppk": plan.actors.get("ppk_actor") or f"ppk:{case.ppk}"}[m.role]
+            if step.date_only and at < case.last_occurred_at and at.date() == case.last_occurred_at.astimezone(
+                    at.tzinfo).date():
+                at = case.last_occurred_at  # "that day", after the previous step of the same day
+            try:
+                app.apply_trigger(case, m.trigger, actors(by), occurred_at=at, **step.fields)
+            except JejakError as error:
+                raise _StepError(m.column, error, m, case) from None
+    except BaseException:
+        _forget_key(app, case)
+        raise
+    return case
+
+
+def _forget_key(app, case) -> None:
+    if case.reporter:
+        app._new_subject_keys.pop(case.reporter["subject"], None)
+
+
+class _StepError(Exception):
+    def __init__(self, column: str, error: JejakError, milestone: Milestone | None = None, case=None):
+        self.column, self.error = column, error
+        if isinstance(error, IllegalTransition) and milestone is not None:
+            text = f"'{milestone.trigger}' is not allowed when the case is {error.state!r}"
+            text += f"; possible then: {', '.join(error.legal) or 'nothing'}"
+            why = str(error).split(" is not allowed", 1)[1].split(";", 1)[0].strip()
+            if why.startswith("("):
+                text += f" {why}"
+        else:
+            text = str(error)
+        names = {v: k for k, v in (milestone.fields.items() if milestone else ())}
+        if isinstance(error, InvalidField) and error.name in names:  # the trigger's field -> its column
+            text = text.replace(f"{error.name}:", f"{names[error.name]}:", 1)
+        if milestone is not None and isinstance(error, InvalidField) and error.name == "occurred_at":
+            text = text.replace("occurred_at:", "", 1).strip()
+        super().__init__(f"{column}: {text}")
+
+
+# --- the store ----------------------------------------------------------------------------------------------
+
+def existing_case_ids(app, ids: list[UUID]) -> set[UUID]:
+    """Which of these cases exist already, in one query per thousand ids."""
+    recorder = app.recorder
+    table = recorder.events_table_name
+    found: set[UUID] = set()
+    for i in range(0, len(ids), 1000):
+        part = ids[i:i + 1000]
+        if app.store.is_postgres:
+            from psycopg import sql
+
+            datastore = recorder.datastore
+            query = sql.SQL("SELECT originator_id AS id FROM {}.{} WHERE originator_version = 1 "
+                            "AND originator_id = ANY(%s)").format(sql.Identifier(datastore.schema),
+                                                                  sql.Identifier(table))
+            params = ([str(u) for u in part] if datastore.originator_id_type == "text" else part,)
+        else:
+            keys = [u.hex for u in part] + [str(u) for u in part]  # eventsourcing 9.5 stores hex; older str
+            query = (f"SELECT originator_id AS id FROM {table} WHERE originator_version = 1 "
+                     f"AND originator_id IN ({', '.join('?' * len(keys))})")
+            params = keys
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(query, params)
+            found.update(r["id"] if isinstance(r["id"], UUID) else UUID(r["id"]) for r in cursor.fetchall())
+    return found
+
+
+# --- the import ---------------------------------------------------------------------------------------------
+
+def import_file(app, path: str | Path, *, dry_run: bool = False, strict: bool = False,
+                batch_size: int = BATCH_SIZE, progress: bool | None = False, workers: int = 1) -> ImportResult:
+    """Import a CSV or XLSX file of cases. Every bad row is reported (``result.bad``) with its line number.
+
+    ``dry_run`` writes nothing; otherwise good rows are saved ``batch_size`` cases per transaction, or, with
+    ``strict``, nothing at all if any row is bad. ``progress``: a tqdm bar on stderr (None: only on a terminal).
+    ``workers`` > 1 builds and validates the cases in that many forked processes while this one saves them
+    (the same commands; the stored events are written exactly as ``save`` writes them).
+    """
+    rows = read_rows(path)
+    if strict and not dry_run:
+        checked = _run(app, rows, dry_run=True, batch_size=batch_size, progress=progress, desc="checking",
+                       workers=workers)
+        if checked.bad:
+            checked.dry_run, checked.strict = False, True
+            return checked
+    result = _run(app, rows, dry_run=dry_run, batch_size=batch_size, progress=progress,
+                  desc="dry run" if dry_run else "importing", workers=workers)
+    result.strict = strict
+    return result
+
+
+def _plans(app, rows: list[Row], result: ImportResult) -> list[tuple[int, Plan]]:
+    """Read every row into its plan; drop bad rows, repeated keys and cases that exist already."""
+    zone = app.settings.zone
+    first_line: dict[str, int] = {}  # idempotency key -> the line that has it
+    plans: list[tuple[int, Plan]] = []
+    for row in rows:
+        if row.problem:
+            result.bad.append(RowError(row.line, row.problem))
+            continue
+        try:
+            plan = plan_row(row.values, zone)
+        except JejakError as error:
+            result.bad.append(RowError(row.line, str(error)))
+            continue
+        if plan.key in first_line:
+            what = "external_ref" if "external_ref" in row.values else "content"
+            result.bad.append(RowError(row.line, f"same {what} as line {first_line[plan.key]} "
+                                                 "(a case appears once per file)"))
+            continue
+        first_line[plan.key] = row.line
+        plans.append((row.line, plan))
+    existing = existing_case_ids(app, [plan.case_id for _, plan in plans])
+    result.already = sum(1 for _, plan in plans if plan.case_id in existing)
+    return [(line, plan) for line, plan in plans if plan.case_id not in existing]
+
+
+class _Built:
+    """A batch of built cases, as stored events ready to insert (picklable, for worker processes)."""
+
+    __slots__ = ("cases", "events", "keys", "bad")
+
+    def __init__(self):
+        self.cases: list[tuple[UUID, int]] = []  # (case id, number of events)
+        self.events: list = []  # eventsourcing StoredEvents, in order
+        self.keys: dict[str, str] = {}  # new reporter data keys (subject -> key)
+        self.bad: list[RowError] = []
+
+
+_APP = None  # the application, in forked worker processes
+
+
+def _build(app, batch: list[tuple[int, Plan]], actors: _Actors | None = None) -> _Built:
+    app = app or _APP
+    actors = actors or _Actors()
+    built = _Built()
+    to_stored = app.mapper.to_stored_event
+    for line, plan in batch:
+        try:
+            case = build_case(app, plan, actors)
+        except _StepError as error:
+            built.bad.append(RowError(line, str(error)))
+            continue
+        if case.reporter:
+            subject = case.reporter["subject"]
+            built.keys[subject] = app._new_subject_keys.pop(subject)
+        events = case.collect_events()
+        built.cases.append((case.id, len(events)))
+        built.events.extend(to_stored(e) for e in events)
+    return built
+
+
+def _build_in_worker(batch: list[tuple[int, Plan]]) -> _Built:
+    return _build(None, batch)
+
+
+def _run(app, rows: list[Row], *, dry_run: bool, batch_size: int, progress, desc: str,
+         workers: int = 1) -> ImportResult:
+    from tqdm import tqdm
+
+    result = ImportResult(rows=len(rows), dry_run=dry_run)
+    plans = _plans(app, rows, result)
+    batches = [plans[i:i + batch_size] for i in range(0, len(plans), batch_size)]
+    bar = tqdm(total=len(rows), desc=f"jejak import: {desc}", unit="row", file=sys.stderr,
+               disable=progress is False if progress is not None else None, dynamic_ncols=True, leave=False)
+    bar.update(len(rows) - len(plans))
+    pool = None
+    try:
+        if workers > 1 and len(batches) > 1:
+            import multiprocessing
+
+            global _APP
+            _APP = app
+            pool = multiprocessing.get_context("fork").Pool(workers)
+            built_batches = pool.imap(_build_in_worker, batches)
+        else:
+            actors = _Actors()
+            built_batches = (_build(app, batch, actors) for batch in batches)
+        for batch, built in zip(batches, built_batches):
+            result.bad.extend(built.bad)
+            if not dry_run and built.cases:
+                _save(app, built, result)
+            result.imported += len(built.cases)
+            result.events += len(built.events)
+            bar.update(len(batch))
+    finally:
+        if pool is not None:
+            pool.terminate()
+            _APP = None
+        bar.close()
+    result.bad.sort(key=lambda e: e.line)
+    return result
+
+
+def _save(app, built: _Built, result: ImportResult) -> None:
+    """Write a batch in one transaction, as ``Jejak.record_cases`` does: the reporters' data keys first, then
+    the events through eventsourcing's recorder (what ``Application.save`` does with the collected events)."""
+    from eventsourcing.persistence import IntegrityError
+
+    app.subject_keys.store(built.keys)
+    try:
+        app.recorder.insert_events(built.events)
+    except IntegrityError:
+        # another writer imported some of these meanwhile: nothing of this batch was written; skip theirs
+        existing = existing_case_ids(app, [case_id for case_id, _ in built.cases])
+        if not existing:
+            raise
+        result.already += sum(1 for case_id, _ in built.cases if case_id in existing)
+        built.cases = [(case_id, n) for case_id, n in built.cases if case_id not in existing]
+        built.events = [e for e in built.events if e.originator_id not in existing]
+        if built.events:
+            app.recorder.insert_events(built.events)
+    result.written = True
+
+
+# --- the command line ---------------------------------------------------------------------------------------
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("import", help="import cases with their history from a CSV or XLSX file",
+                              description="Import cases, one row each, validated by the same rules as live "
+                                          "commands. Re-running a file adds nothing. Columns: README, "
+                                          "'Bulk import and export', or --columns.")
+    p.add_argument("file", nargs="?", metavar="FILE.csv|FILE.xlsx")
+    # SUPPRESS: do not overwrite a --db/--json given before the subcommand (the main parser has them too)
+    p.add_argument("--db", default=argparse_suppress(), help="store URL (default: $JEJAK_DB or jejak.db)")
+    p.add_argument("--json", action="store_true", default=argparse_suppress(), help="the summary as JSON")
+    p.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    p.add_argument("--strict", action="store_true", help="write nothing at all if any row is bad")
+    p.add_argument("--batch-size", type=int, default=BATCH_SIZE, metavar="N", help="cases per transaction")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="build and check cases in N processes while this one writes (default 1)")
+    p.add_argument("--columns", action="store_true", help="list the columns and exit")
+    p.add_argument("--progress", action=argparse_bool(), default=None,
+                   help="show a progress bar on stderr (default: when stderr is a terminal)")
+    p.set_defaults(func=cmd_import)
+
+
+def argparse_suppress():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def argparse_bool():
+    import argparse
+
+    return argparse.BooleanOptionalAction
+
+
+def cmd_import(args) -> int:
+    if args.columns:
+        for column, description in COLUMNS.items():
+            print(f"{column:26} {description}")
+        return 0
+    if not args.file:
+        raise InvalidField("FILE", "which file to import?", allowed="a .csv or .xlsx file")
+    if args.batch_size < 1:
+        raise InvalidField("--batch-size", "must be at least 1")
+    if args.workers < 1:
+        raise InvalidField("--workers", "must be at least 1")
+    from workflow.application import Jejak
+
+    with Jejak(args.db) as app:
+        result = import_file(app, args.file, dry_run=args.dry_run, strict=args.strict,
+                             batch_size=args.batch_size, progress=args.progress, workers=args.workers)
+    for error in result.bad:
+        print(f"{args.file}:{error.line}: {error.message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(result.summary())
+    return 0 if result.ok else 2
