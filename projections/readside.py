@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime
 from functools import cache
 from uuid import UUID
 
 from sqlalchemy import Engine, create_engine, delete, select, update
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from projections.case_event import CaseEvent
 from projections.case_summary import CaseSummary
@@ -24,6 +26,7 @@ from projections.tables import READ_MODELS, case_summary, event_chain, fingerpri
     projection_position, read_model_schema
 from workflow.definitions import STATES
 from workflow.errors import InvalidField
+from workflow.store import lost_schema_race
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +34,17 @@ log = logging.getLogger(__name__)
 @cache
 def engine_for(url: URL) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30} if url.get_backend_name() == "sqlite" else {})
-    metadata.create_all(engine)
-    _migrate(engine)
+    for attempt in range(10):
+        try:
+            metadata.create_all(engine)
+            _migrate(engine)
+            return engine
+        except (IntegrityError, ProgrammingError, OperationalError) as error:
+            # Processes using a new store at once (a cron tick, a user's query) race to create the tables:
+            # the loser's CREATE or schema-row insert fails, and once more finds everything in place.
+            if attempt == 9 or not (isinstance(error, IntegrityError) or lost_schema_race(error)):
+                raise
+            time.sleep(0.02 * (attempt + 1))
     return engine
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, InternalError
+from eventsourcing.persistence import IntegrityError, InternalError, ProgrammingError
 
 from workflow import commands, privacy, rules
 from workflow.actors import Actor, covers
@@ -26,7 +26,7 @@ from workflow.definitions import get_era
 from workflow.errors import CaseNotFound, ConcurrentUpdate, InvalidField
 from workflow.privacy import SubjectKeys
 from workflow.settings import Settings
-from workflow.store import resolve_store
+from workflow.store import lost_schema_race, resolve_store
 
 EXTERNAL_REF_NAMESPACE = uuid5(NAMESPACE_URL, "https://jejak.example/external-ref")
 
@@ -70,11 +70,12 @@ class Jejak(Application):
     def construct_recorder(self):
         # On PostgreSQL every start re-runs eventsourcing's CREATE OR REPLACE FUNCTION; two processes starting
         # at once (a cron tick and a user's command) make PostgreSQL fail one with "tuple concurrently updated".
+        # On a new database, two CREATE TABLE/TYPE IF NOT EXISTS at once fail one ("already exists").
         for attempt in range(10):
             try:
                 return super().construct_recorder()
-            except InternalError as error:
-                if "concurrently updated" not in str(error) or attempt == 9:
+            except (InternalError, IntegrityError, ProgrammingError) as error:
+                if not lost_schema_race(error) or attempt == 9:
                     raise
                 time.sleep(0.02 * (attempt + 1))
 
@@ -114,6 +115,8 @@ class Jejak(Application):
         If another writer records an event on the case first, the command is refused with ConcurrentUpdate;
         with ``retries`` it is decided again on the newer case (which may then refuse it) up to that many times.
         """
+        if not isinstance(retries, int) or retries < 0:  # range(retries + 1) would be empty: nothing decided
+            raise InvalidField("retries", f"must be a whole number, 0 or more, got {retries!r}")
         for attempt in range(retries + 1):
             case = self.get_case(case_id)
             if expected_version is not None and case.version != expected_version:
@@ -143,10 +146,12 @@ class Jejak(Application):
 
     def _commit(self, *cases: Case) -> None:
         subjects = [c.reporter["subject"] for c in cases if c.version == 1 and c.reporter]
-        self.subject_keys.store({s: self._new_subject_keys.pop(s) for s in subjects if s in self._new_subject_keys})
+        new_keys = {s: self._new_subject_keys.pop(s) for s in subjects if s in self._new_subject_keys}
+        self.subject_keys.store(new_keys)
         try:
             self.save(*cases)
         except IntegrityError as error:  # nothing was written; the case objects are stale now
+            self.subject_keys.discard(new_keys)  # nor is any key kept for the reports that were refused
             if len(cases) == 1 and cases[0].version == 1:
                 raise InvalidField("external_ref", f"{cases[0].external_ref!r} is already case {cases[0].id}") \
                     from None

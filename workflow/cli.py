@@ -35,6 +35,9 @@ def parse_when(text: str | None, name: str = "--at") -> datetime | None:
         return None
     from workflow.settings import Settings
 
+    if not isinstance(text, str):  # JSON may give a number or a list; argparse turns "--at=--" into a list
+        raise InvalidField(name, f"not an ISO date or time: {text!r}", allowed="e.g. 2024-10-01T09:00+07:00")
+
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
@@ -48,7 +51,8 @@ def parse_when(text: str | None, name: str = "--at") -> datetime | None:
 def parse_assignments(pairs: list[str]) -> dict[str, str]:
     fields = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
+        # (argparse turns "--set=--" into a list)
+        key, sep, value = pair.partition("=") if isinstance(pair, str) else ("", "", "")
         if not sep or not key:
             raise InvalidField("--set", f"cannot read {pair!r}", allowed="key=value")
         fields[key.strip()] = value
@@ -112,7 +116,8 @@ def cmd_report(args) -> int:
         if value is not None:
             fields[key] = value
     actor = fields.pop("actor", None) or args.actor
-    occurred_at = parse_when(fields.pop("occurred_at", None) or args.at, "occurred_at")
+    stated = fields.pop("occurred_at", None)
+    occurred_at = parse_when(args.at if stated is None else stated, "occurred_at")
     era, note = fields.pop("era", None) or args.era, fields.pop("note", None) or args.note
     with open_app(args) as app:
         case_id = app.report(actor, occurred_at=occurred_at, era=era, note=note, **fields)
@@ -154,7 +159,7 @@ def cmd_erase_reporter(args) -> int:
 def cmd_show(args) -> int:
     with open_app(args) as app:
         events = app.case_events(args.case)
-        if args.as_of:
+        if args.as_of is not None:
             cutoff = parse_when(args.as_of, "--as-of")
             events = [e for e in events if e.occurred_at <= cutoff]
     rows = [event_row(e) for e in events]

@@ -213,5 +213,5 @@ def era_for(day: date) -> Era:
 def get_era(era_id: str) -> Era:
     try:
         return ERAS[era_id]
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: a list or dict (from JSON input) is not even hashable
         raise InvalidField("era", f"unknown era {era_id!r}", allowed=list(ERAS)) from None

@@ -225,6 +225,13 @@ BACKDATED_RATE = 0.02  # of the steps that are keyed in by hand from a paper fil
 BATCH_EVENTS = 400
 
 
+class DemoPresent(InvalidField):
+    """The store already holds all of an election's demo data."""
+
+    def __init__(self, election: str):
+        super().__init__("election", f"the store already holds the {election} demo data")
+
+
 @dataclass(frozen=True)
 class ElectionSpec:
     name: str
@@ -814,18 +821,48 @@ class _Simulation:
                     rec = max(rec, prev + timedelta(seconds=1))
                 s.recorded = prev = rec
 
-    def replay(self, progress: bool) -> int:
+    def order(self) -> list[tuple[datetime, int, int]]:
+        """Every step as (recorded, plan index, step index), in the order the replay records them."""
+        return sorted((s.recorded, p.index, k) for p in self.plans for k, s in enumerate(p.steps))
+
+    def stored_prefix(self) -> int:
+        """How many of this demo's events the store already holds (0, or the first batches of a run that was
+        killed, or all of them). Refused if they are not a prefix of this run (another seed or scale)."""
+        ids = {demo_case_id(self.spec.name, p.index): p.index for p in self.plans}
+        stored: Counter = Counter()
+        start = 0
+        while page := self.app.recorder.select_notifications(start=start, limit=5000, inclusive_of_start=False):
+            for n in page:
+                index = ids.get(n.originator_id if isinstance(n.originator_id, UUID) else UUID(str(n.originator_id)))
+                if index is not None:
+                    stored[index] += 1
+            start = page[-1].id
+        done = sum(stored.values())
+        if Counter(index for _, index, _ in self.order()[:done]) != stored:
+            raise InvalidField("election", f"the store already holds {self.spec.name} demo data ({done} events) "
+                                           "made with another seed or scale; nothing added (run it with that "
+                                           "--seed and --scale to complete it, or use a fresh --db)")
+        return done
+
+    def replay(self, progress: bool, start: int = 0) -> int:
+        """Record the steps, in batches of BATCH_EVENTS (one transaction each), from step `start` on: a run
+        that was killed is resumed after the batches it saved."""
         app = self.app
         clock = app.clock
-        order = sorted((s.recorded, p.index, k) for p in self.plans for k, s in enumerate(p.steps))
+        order = self.order()
         live: dict[int, Any] = {}
         dirty: dict[int, Any] = {}
         bar = _progress(len(order), f"demo {self.spec.name}", progress)
+        bar.update(start)
         try:
             for n, (recorded, index, k) in enumerate(order, start=1):
+                if n <= start:
+                    continue
                 plan = self.plans[index]
                 step = plan.steps[k]
                 clock.now = recorded
+                if k > 0 and index not in live:  # begun by the killed run
+                    live[index] = app.get_case(demo_case_id(self.spec.name, index))
                 if k == 0:
                     live[index] = app.new_case(step.actor, occurred_at=step.at, era=self.era.id, note=step.note,
                                                **step.fields)
@@ -960,17 +997,18 @@ def _progress(total: int, desc: str, enabled: bool):
 
 
 def generate(app: Jejak, election: str = "pilkada-2020", seed: int = 0, scale: float = 1.0,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, resume: bool = False) -> dict[str, Any]:
     """Fill the store with one election's demo cases (or "all"); returns a summary per election.
 
-    Raises InvalidField if the store already holds that election's demo data.
+    Raises InvalidField if the store already holds that election's demo data; with ``resume``, only if it
+    holds all of it: a run that was killed part-way is completed (same seed and scale).
     """
     names = list(ELECTIONS) if election == "all" else [election]
     for name in names:
         if name not in ELECTIONS:
             raise InvalidField("election", f"no demo for {name!r}", allowed=[*ELECTIONS, "all"])
-        if has_demo_data(app, name):
-            raise InvalidField("election", f"the store already holds the {name} demo data")
+        if has_demo_data(app, name) and not resume:
+            raise DemoPresent(name)
     saved_clock = app.clock
     if not isinstance(app.clock, DemoClock):
         app.clock = DemoClock()
@@ -987,7 +1025,10 @@ def generate(app: Jejak, election: str = "pilkada-2020", seed: int = 0, scale: f
                 sim.plan_2024()
                 as_of, cap = AS_OF_2024, AS_OF_2024
             sim.stamp(cap)
-            sim.replay(progress)
+            done = sim.stored_prefix() if resume else 0
+            if done == len(sim.order()):
+                raise DemoPresent(name)
+            sim.replay(progress, start=done)
             summary = sim.summary(as_of)
             summary["seconds"] = round(timer.perf_counter() - t0, 2)
             out["elections"][name] = summary
@@ -1024,17 +1065,18 @@ def cmd_demo(args) -> int:
     names = list(ELECTIONS) if args.election == "all" else [args.election]
     clock = DemoClock()
     with Jejak(args.db, clock=clock) as app:
-        present = [name for name in names if has_demo_data(app, name)]
-        for name in present:
-            print(f"jejak demo: the store {app.url.render_as_string(hide_password=True)} already holds the {name} "
-                  f"demo data; nothing added for it (use a fresh --db to make another)", file=sys.stderr)
-        todo = [name for name in names if name not in present]
-        if not todo:
-            return 1
         result = {"seed": args.seed, "scale": args.scale, "elections": {}}
-        for name in todo:
-            part = generate(app, name, seed=args.seed, scale=args.scale, progress=getattr(args, "progress", True))
+        for name in names:
+            try:  # a run killed part-way is completed; a complete one is left alone
+                part = generate(app, name, seed=args.seed, scale=args.scale,
+                                progress=getattr(args, "progress", True), resume=True)
+            except DemoPresent:
+                print(f"jejak demo: the store {app.url.render_as_string(hide_password=True)} already holds the "
+                      f"{name} demo data; nothing added for it (use a fresh --db to make another)", file=sys.stderr)
+                continue
             result["elections"].update(part["elections"])
+        if not result["elections"]:
+            return 1
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:

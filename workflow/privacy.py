@@ -16,7 +16,10 @@ from base64 import b64decode, b64encode
 from datetime import datetime, timezone
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError, ProgrammingError
+
 from workflow.errors import InvalidField
+from workflow.store import lost_schema_race
 
 MASTER_KEY_VARIABLE = "JEJAK_MASTER_KEY"
 
@@ -42,10 +45,18 @@ class SubjectKeys:
         self.master = _cipher(master_key) if master_key else None
         self._table_ready = False
 
-    def _ensure_table(self, cursor) -> None:
+    def _ensure_table(self) -> None:
+        """Create the table once, in a transaction of its own. (On SQLite a transaction that reads before it
+        writes cannot wait for another writer: it fails at once with "database is locked" if one committed
+        meanwhile. So a write transaction below must begin with its write.)"""
         if not self._table_ready:
-            cursor.execute("CREATE TABLE IF NOT EXISTS subject_keys (subject_id TEXT PRIMARY KEY, "
-                           "data_key TEXT NOT NULL, wrapped BOOLEAN NOT NULL, created_at TEXT NOT NULL)")
+            try:
+                with self.datastore.transaction(commit=True) as own:
+                    own.execute("CREATE TABLE IF NOT EXISTS subject_keys (subject_id TEXT PRIMARY KEY, "
+                                "data_key TEXT NOT NULL, wrapped BOOLEAN NOT NULL, created_at TEXT NOT NULL)")
+            except (IntegrityError, ProgrammingError) as error:  # another process created it at the same moment
+                if not lost_schema_race(error):
+                    raise
             self._table_ready = True
 
     def new_key(self) -> str:
@@ -59,13 +70,13 @@ class SubjectKeys:
             return
         now = datetime.now(timezone.utc).isoformat()
         rows = [(subject, self._wrap(key), self.master is not None, now) for subject, key in keys.items()]
+        self._ensure_table()
         with self.datastore.transaction(commit=True) as cursor:
-            self._ensure_table(cursor)
             cursor.executemany(f"INSERT INTO subject_keys VALUES ({', '.join([self.mark] * 4)})", rows)
 
     def get(self, subject: str) -> str | None:
+        self._ensure_table()
         with self.datastore.transaction(commit=True) as cursor:
-            self._ensure_table(cursor)
             cursor.execute(f"SELECT data_key, wrapped FROM subject_keys WHERE subject_id = {self.mark}", (subject,))
             row = cursor.fetchone()
         if row is None:
@@ -78,9 +89,16 @@ class SubjectKeys:
         return self.master.decrypt(b64decode(data_key)).decode()
 
     def erase(self, subject: str) -> None:
+        self._ensure_table()
         with self.datastore.transaction(commit=True) as cursor:
-            self._ensure_table(cursor)
             cursor.execute(f"DELETE FROM subject_keys WHERE subject_id = {self.mark}", (subject,))
+
+    def discard(self, subjects) -> None:
+        """Delete the keys of reports that were refused (never saved)."""
+        if subjects:
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.executemany(f"DELETE FROM subject_keys WHERE subject_id = {self.mark}",
+                                   [(subject,) for subject in subjects])
 
     def _wrap(self, key: str) -> str:
         return b64encode(self.master.encrypt(key.encode())).decode() if self.master else key

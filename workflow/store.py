@@ -54,6 +54,13 @@ class Store:
         return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
 
 
+def lost_schema_race(error: Exception) -> bool:
+    """Whether PostgreSQL refused a CREATE … IF NOT EXISTS (or CREATE OR REPLACE) because another session ran
+    the same statement at the same moment: the object exists now, so doing it again (or not at all) is fine."""
+    return any(text in str(error) for text in ("concurrently updated", "pg_type_typname_nsp_index",
+                                               "already exists"))
+
+
 def resolve_store(db: str | None = None) -> Store:
     """``--db`` wins, then ``JEJAK_DB``, then ``jejak.db`` in the working directory."""
     raw = db or os.environ.get("JEJAK_DB") or DEFAULT_URL
