@@ -137,10 +137,11 @@ class Auditor:
     def verify(self, digest: str | None = None):
         return _verify(self.app, digest)
 
-    def workflow(self, era: str | None = None, state: str | None = None) -> WorkflowDiagram:
-        """The workflow of an era (default: the latest) as a state diagram."""
+    def workflow(self, era: str | None = None, state: str | None = None, path=None) -> WorkflowDiagram:
+        """The workflow of an era (default: the latest) as a state diagram; `state` is drawn as the current
+        one and the states in `path` (e.g. a case's history) as visited."""
         era_id = era or max(ERAS.values(), key=lambda e: e.effective_from).id
-        return WorkflowDiagram(era_id, state)
+        return WorkflowDiagram(era_id, state, path)
 
     def __repr__(self) -> str:
         return f"Auditor({self.app.url.render_as_string(hide_password=True)!r})"
@@ -149,13 +150,18 @@ class Auditor:
 class WorkflowDiagram:
     """An era's rule table as a mermaid state diagram (renders in Jupyter and on GitHub)."""
 
-    def __init__(self, era_id: str, state: str | None = None):
+    def __init__(self, era_id: str, state: str | None = None, path=None):
         self.era = get_era(era_id)
         self.state = state
+        self.path = [str(s) for s in path] if path is not None else []  # visited states, drawn as such
 
     @property
     def mermaid(self) -> str:
-        return diagram.mermaid(self.era, self.state or NEW)
+        text = diagram.mermaid(self.era, self.state or NEW)
+        for visited in dict.fromkeys(self.path):
+            if visited != (self.state or NEW):
+                text = text.replace(f"Class {visited} s_default", f"Class {visited} s_previous")
+        return text
 
     def _repr_markdown_(self) -> str:
         return f"```mermaid\n{self.mermaid}\n```"
@@ -226,7 +232,16 @@ class CaseView:
         return "\n".join(lines)
 
     def workflow(self) -> WorkflowDiagram:
-        return WorkflowDiagram(self.case.era, self.case.state)
+        """The case's era as a state diagram: its current state drawn as active, the states it passed through
+        as visited."""
+        path = [NEW, *self.history["state_after"].astype(str)]
+        return WorkflowDiagram(self.case.era, self.case.state, path)
+
+    @property
+    def path(self) -> list[tuple[str, str, str]]:
+        """The transitions the case went through: (state before, trigger, state after), internal ones too."""
+        return [(str(r.state_before), str(r.trigger), str(r.state_after))
+                for r in self.history.itertuples(index=False)]
 
     def __repr__(self) -> str:
         return f"<Case {self.case.id} {self.case.state} v{self.case.version}>"

@@ -348,7 +348,9 @@ def backdating(source, threshold_days: float = 7, order_tolerance_days: float | 
     """
     rs = read_side(source)
     tolerance = threshold_days if order_tolerance_days is None else order_tolerance_days
-    events = case_event_frame(rs).sort_values("notification_id").reset_index(drop=True)
+    # "recorded earlier" is by recording time: a batch save (the demo's) stores a batch case by case, so the
+    # notification order can differ from the recording order within a batch
+    events = case_event_frame(rs).sort_values(["recorded_at", "notification_id"]).reset_index(drop=True)
     events["lag_days"] = _days(events["recorded_at"] - events["occurred_at"])
     # the latest occurred_at among events recorded before each one, and where it was
     previous_max = events["occurred_at"].cummax().shift(1)
@@ -374,7 +376,10 @@ def portfolio_as_of(source, when, recorded: bool = False) -> pd.DataFrame:
     """Every case that existed at `when` (a date: end of that local day; a datetime: inclusive), with the
     state it was in then, computed from `case_event`. `recorded=True`: as the record stood then."""
     rs = read_side(source)
-    events = case_event_frame(rs)
+    return _portfolio_as_of(rs, case_event_frame(rs), when, recorded)
+
+
+def _portfolio_as_of(rs, events: pd.DataFrame, when, recorded: bool) -> pd.DataFrame:
     at = events["recorded_at"] if recorded else events["occurred_at"]
     known = events[_before(at, _cutoff(rs, when))]
     if recorded:
@@ -396,9 +401,11 @@ def portfolio_as_of(source, when, recorded: bool = False) -> pd.DataFrame:
 
 def portfolio(source, dates, recorded: bool = False) -> pd.DataFrame:
     """How many cases were in each state on each date: one row per date, one column per state."""
+    rs = read_side(source)
+    events = case_event_frame(rs)  # read once for all the dates
     rows = []
     for when in _dates(dates):
-        counts = portfolio_as_of(source, when, recorded)["state"].value_counts()
+        counts = _portfolio_as_of(rs, events, when, recorded)["state"].value_counts()
         rows.append({"as_of": _label(when), **{state: int(counts.get(state, 0)) for state in STATES[1:]}})
     return pd.DataFrame(rows, columns=["as_of", *STATES[1:]])
 
