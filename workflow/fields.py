@@ -20,6 +20,7 @@ from workflow.errors import InvalidField
 MAX_TEXT = 2000
 _NIP = re.compile(r"^\d{18}$")
 _ELECTION = re.compile(r"^(?P<kind>[a-z]+)-(?P<year>\d{4})$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")  # control characters other than tab and newline
 
 REPORT_FIELDS = {
     # key: (required, description)
@@ -60,7 +61,7 @@ def text(name: str, value: Any, limit: int = MAX_TEXT) -> str:
         raise InvalidField(name, "must be non-empty text")
     if len(value) > limit:
         raise InvalidField(name, f"is {len(value)} characters long, at most {limit} allowed")
-    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+    if _CONTROL.search(value):
         raise InvalidField(name, "contains control characters")
     return value.strip()
 
