@@ -17,12 +17,12 @@ A *date* cutoff (``2020-09-30``) means "by the end of that day" in the configure
 
 from __future__ import annotations
 
-from collections import namedtuple
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 
 from projections.tables import STAGES, case_event, case_summary
 from workflow.definitions import PPK_OPEN, ROLES, STATES, TRIGGERS, get_era
@@ -149,6 +149,42 @@ def _dates(as_of) -> list:
     return list(as_of)
 
 
+# --- narrow queries -------------------------------------------------------------------------------------
+
+def _summary(rs, names: list[str], *where) -> pd.DataFrame:
+    """These `case_summary` columns of the cases matching `where`, ordered by report time (as
+    `case_summary_frame`): only what an audit uses crosses into pandas. No match: no rows, with the dtypes the
+    whole columns have (as when the cases were filtered in pandas)."""
+    query = select(*(case_summary.c[name] for name in dict.fromkeys(names)))
+    order = (case_summary.c.reported_at, case_summary.c.case_id)
+    frame = _frame(rs, case_summary, query.where(*where).order_by(*order))
+    return _frame(rs, case_summary, query).iloc[:0] if frame.empty and where else frame
+
+
+def _sql_before(column, cutoff: tuple[pd.Timestamp, bool]):
+    """`_before` in SQL (the instant is a whole microsecond, as `_cutoff` makes it and as times are stored)."""
+    instant, inclusive = cutoff
+    bound = instant.to_pydatetime()
+    return (column <= bound) if inclusive else (column < bound)
+
+
+def _reached(rs, columns: list[str], suffix: str, cutoffs: list) -> pd.DataFrame:
+    """Per group (ungrouped: one row), how many cases reached each funnel step (by each cutoff: column
+    ``<step>_<i>``), counted in SQL; groups sorted as pandas sorts them, cases with a null key left out."""
+    sums = []
+    for i, cutoff in enumerate(cutoffs):
+        for step in FUNNEL_STEPS:
+            at = case_summary.c[f"{step}{suffix}"]
+            reached = at.is_not(None) if cutoff is None else and_(at.is_not(None), _sql_before(at, cutoff))
+            sums.append(func.coalesce(func.sum(case((reached, 1), else_=0)), 0).label(f"{step}_{i}"))
+    keys = [case_summary.c[name] for name in columns]
+    query = select(*keys, *sums).where(*(key.is_not(None) for key in keys)).group_by(*keys)
+    counts = _frame(rs, case_summary, query)
+    if columns:
+        counts = counts.sort_values(columns, kind="stable").reset_index(drop=True)
+    return counts
+
+
 # --- audits ---------------------------------------------------------------------------------------------
 
 def responsiveness(source, now=None, by: str | Iterable[str] = "ppk") -> pd.DataFrame:
@@ -164,8 +200,9 @@ def responsiveness(source, now=None, by: str | Iterable[str] = "ppk") -> pd.Data
     rs = read_side(source)
     columns = _by(by)
     now = _now(rs, now)
-    df = case_summary_frame(rs)
-    df = df[df["recommended_at"].notna()].copy()
+    df = _summary(rs, [*columns, "case_id", "imposed_sanction", "state", "due_at", "personnel_data_blocked",
+                       "imposed_lighter", "sanctioned_at", "recommended_at", "ppk_overdue"],
+                  case_summary.c.recommended_at.is_not(None))
     df["followed_up"] = df["imposed_sanction"].notna()
     df["pending"] = df["state"].isin(PPK_OPEN)
     df["closed_otherwise"] = ~df["followed_up"] & ~df["pending"]
@@ -204,23 +241,18 @@ def funnel(source, by: str | Iterable[str] | None = None, as_of=None, recorded: 
     """
     rs = read_side(source)
     columns = _by(by)
-    df = case_summary_frame(rs)
     suffix = "_recorded_at" if recorded else "_at"
     dates = _dates(as_of)
+    cutoffs = [None] if not dates else [_cutoff(rs, when) for when in dates]
+    counts = _reached(rs, columns, suffix, cutoffs)
     frames = []
-    for when in dates or [None]:
-        reached = df[columns].copy()
-        for step in FUNNEL_STEPS:
-            at = df[f"{step}{suffix}"]
-            reached[step] = at.notna() if when is None else (at.notna() & _before(at, _cutoff(rs, when)))
-        if columns:
-            counts = reached.groupby(columns, observed=True, sort=True)[list(FUNNEL_STEPS)].sum().reset_index()
-        else:
-            counts = pd.DataFrame([{step: int(reached[step].sum()) for step in FUNNEL_STEPS}])
+    for i, when in enumerate(dates or [None]):
+        frame = counts[columns + [f"{step}_{i}" for step in FUNNEL_STEPS]]
+        frame = frame.set_axis(columns + list(FUNNEL_STEPS), axis=1)
         if when is not None:
-            counts.insert(0, "as_of", _label(when))
-        frames.append(counts)
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            frame.insert(0, "as_of", _label(when))
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
     out[list(FUNNEL_STEPS)] = out[list(FUNNEL_STEPS)].astype("int64")
     for previous, step in zip(FUNNEL_STEPS, FUNNEL_STEPS[1:]):
         out[f"{step}_rate"] = (out[step] / out[previous]).where(out[previous] > 0)
@@ -228,7 +260,28 @@ def funnel(source, by: str | Iterable[str] | None = None, as_of=None, recorded: 
     return out
 
 
-_Stint = namedtuple("_Stint", "case_id era stage_after occurred_at deadline due_at")
+def _stint_starts(rs) -> pd.DataFrame:
+    """The events that begin a stint (their stage is set and differs from the case's previous event's), by
+    case and version, with the time the stint ended: the case's next event in another stage (NaT: still
+    there). Only the columns this needs are read, and ordered here (SQLite sorts them 2x slower) by their
+    codes: the text columns are taken once, for the stints."""
+    e = case_event.c
+    events = _frame(rs, case_event, select(e.case_id, e.version, e.era, e.stage_after, e.occurred_at, e.deadline,
+                                           e.due_at))
+    cases, stages = pd.factorize(events["case_id"])[0], pd.factorize(events["stage_after"])[0]  # no stage: -1
+    order = np.lexsort((events["version"].to_numpy(), cases))
+    cases, stages = cases[order], stages[order]
+    previous = np.full(len(stages), -1)
+    previous[1:] = np.where(cases[1:] == cases[:-1], stages[:-1], -1)
+    changed = stages != previous
+    changes, change_cases, begins = order[changed], cases[changed], stages[changed] != -1
+    next_in_case = np.zeros(len(changes), dtype=bool)
+    next_in_case[:-1] = change_cases[:-1] == change_cases[1:]
+    left_at = events["occurred_at"].take(changes).shift(-1).where(next_in_case)
+    starts = events.take(changes[begins]).reset_index(drop=True)
+    return pd.DataFrame({"case_id": starts["case_id"], "era": starts["era"], "stage": starts["stage_after"],
+                         "entered_at": starts["occurred_at"], "left_at": left_at[begins].reset_index(drop=True),
+                         "deadline": starts["deadline"], "due_at": starts["due_at"]})
 
 
 def stage_stints(source, now=None) -> pd.DataFrame:
@@ -236,28 +289,7 @@ def stage_stints(source, now=None) -> pd.DataFrame:
     open), the deadline running in it and whether the stint went past it."""
     rs = read_side(source)
     now = _now(rs, now)
-    events = case_event_frame(rs)
-    records = []
-    open_stint: dict[str, dict] = {}
-    ordered = events.sort_values(["case_id", "version"])
-    # plain lists: iterating Arrow-backed columns value by value is slow (pandas 3 with pyarrow installed)
-    fields = ["case_id", "era", "stage_after", "occurred_at", "deadline", "due_at"]
-    for row in map(_Stint._make, zip(*(ordered[f].tolist() for f in fields))):
-        stage = None if pd.isna(row.stage_after) else row.stage_after
-        current = open_stint.get(row.case_id)
-        if current is not None and current["stage"] != stage:
-            current["left_at"] = row.occurred_at
-            records.append(open_stint.pop(row.case_id))
-            current = None
-        if stage is not None and current is None:
-            open_stint[row.case_id] = dict(case_id=row.case_id, era=row.era, stage=stage,
-                                           entered_at=row.occurred_at, left_at=pd.NaT,
-                                           deadline=row.deadline, due_at=row.due_at)
-    records += list(open_stint.values())
-    frame = pd.DataFrame(records, columns=["case_id", "era", "stage", "entered_at", "left_at", "deadline",
-                                           "due_at"])
-    for name in ("entered_at", "left_at", "due_at"):
-        frame[name] = pd.to_datetime(frame[name], utc=True)
+    frame = _stint_starts(rs)
     frame["open"] = frame["left_at"].isna()
     end = frame["left_at"].fillna(now)
     frame["days"] = _days(end - frame["entered_at"])
@@ -278,7 +310,7 @@ def stage_durations(source, now=None, include_open: bool = False, by: str | Iter
         stints = stints[~stints["open"]]
     extra = [c for c in columns if c not in stints.columns]
     if extra:
-        attributes = case_summary_frame(rs)[["case_id", *extra]]
+        attributes = _summary(rs, ["case_id", *extra])
         stints = stints.merge(attributes, on="case_id", how="left")
     stints = stints.assign(has_deadline=stints["due_at"].notna(), over=stints["over_deadline"].eq(True))
     per_case = stints.groupby(["stage", *columns, "case_id"], observed=True, sort=True).agg(
@@ -325,8 +357,10 @@ def overdue(source, now=None) -> pd.DataFrame:
     the next step. `marked` says whether the miss is already recorded (mark_overdue)."""
     rs = read_side(source)
     now = _now(rs, now)
-    df = case_summary_frame(rs)
-    df = df[df["is_open"].astype(bool) & df["due_at"].notna() & (df["due_at"] <= now)].copy()
+    c = case_summary.c
+    df = _summary(rs, ["case_id", "state", "stage", "deadline", "due_at", "deadline_missed", "era", "province",
+                       "regency", "agency", "ppk", "escalated", "election_kind", "commission"],
+                  c.is_open.is_(True), c.due_at.is_not(None), _sql_before(c.due_at, (now, True)))
     parties = [_responsible(row) for row in df.itertuples(index=False)]
     df["responsible_role"] = [p[0] for p in parties]
     df["responsible"] = [p[1] for p in parties]
@@ -350,24 +384,43 @@ def backdating(source, threshold_days: float = 7, order_tolerance_days: float | 
     tolerance = threshold_days if order_tolerance_days is None else order_tolerance_days
     # "recorded earlier" is by recording time: a batch save (the demo's) stores a batch case by case, so the
     # notification order can differ from the recording order within a batch
-    events = case_event_frame(rs).sort_values(["recorded_at", "notification_id"]).reset_index(drop=True)
-    events["lag_days"] = _days(events["recorded_at"] - events["occurred_at"])
+    events = _frame(rs, case_event, select(*(case_event.c[name] for name in _EVENT_COLUMNS)))
+    # ordered and computed on the numbers alone (sorted here: SQLite would sort without an index, 6x slower);
+    # the text columns are taken once, for the flagged events
+    times = events[["notification_id", "occurred_at", "recorded_at"]].sort_values(["recorded_at",
+                                                                                  "notification_id"])
+    lag_days = _days(times["recorded_at"] - times["occurred_at"])
     # the latest occurred_at among events recorded before each one, and where it was
-    previous_max = events["occurred_at"].cummax().shift(1)
-    is_new_max = events["occurred_at"] >= events["occurred_at"].cummax()
-    max_at = events["notification_id"].where(is_new_max).ffill().shift(1)
-    events["earlier_by_days"] = _days(previous_max - events["occurred_at"])
-    events["after_notification_id"] = max_at
-    late = events[events["lag_days"] > threshold_days].assign(kind="late_recording")
-    late["earlier_by_days"] = float("nan")
-    late["after_notification_id"] = float("nan")
-    out_of_order = events[events["earlier_by_days"] > tolerance].assign(kind="out_of_order")
-    out_of_order["lag_days"] = out_of_order["lag_days"]
-    columns = ["kind", "notification_id", "case_id", "version", "trigger", "actor_role", "actor_scope",
-               "occurred_at", "recorded_at", "lag_days", "earlier_by_days", "after_notification_id"]
-    out = pd.concat([late[columns], out_of_order[columns]], ignore_index=True)
-    out["after_notification_id"] = out["after_notification_id"].astype("Int64")
-    return out.sort_values(["notification_id", "kind"]).reset_index(drop=True)
+    previous_max = times["occurred_at"].cummax().shift(1)
+    is_new_max = times["occurred_at"] >= times["occurred_at"].cummax()
+    max_at = times["notification_id"].where(is_new_max).ffill().shift(1)
+    earlier_by_days = _days(previous_max - times["occurred_at"])
+    late, out_of_order = lag_days > threshold_days, earlier_by_days > tolerance
+    nan = float("nan")
+    flagged = pd.concat([_flags(times, late, 0, lag_days, nan, nan),
+                         _flags(times, out_of_order, 1, lag_days, earlier_by_days, max_at)], ignore_index=True)
+    flagged = flagged.sort_values(["notification_id", "kind"])
+    out = events.take(flagged["row"].to_numpy()).reset_index(drop=True)
+    out.insert(0, "kind", pd.Series(_BACKDATING_KINDS, dtype="str").take(flagged["kind"]).reset_index(drop=True))
+    for name in ("lag_days", "earlier_by_days"):
+        out[name] = flagged[name].to_numpy()
+    out["after_notification_id"] = pd.array(flagged["after_notification_id"].to_numpy()).astype("Int64")
+    return out
+
+
+def _flags(times: pd.DataFrame, mask: pd.Series, kind: int, lag_days, earlier_by_days, after) -> pd.DataFrame:
+    """The flagged events of one kind: their row in the events read, and the figures to report."""
+    def picked(values):
+        return values[mask].to_numpy() if isinstance(values, pd.Series) else values
+
+    return pd.DataFrame({"row": times.index[mask], "notification_id": picked(times["notification_id"]),
+                         "kind": kind, "lag_days": picked(lag_days), "earlier_by_days": picked(earlier_by_days),
+                         "after_notification_id": picked(after)})
+
+
+_EVENT_COLUMNS = ("notification_id", "case_id", "version", "trigger", "actor_role", "actor_scope", "occurred_at",
+                  "recorded_at")
+_BACKDATING_KINDS = ("late_recording", "out_of_order")
 
 
 # --- point in time --------------------------------------------------------------------------------------
@@ -376,7 +429,7 @@ def portfolio_as_of(source, when, recorded: bool = False) -> pd.DataFrame:
     """Every case that existed at `when` (a date: end of that local day; a datetime: inclusive), with the
     state it was in then, computed from `case_event`. `recorded=True`: as the record stood then."""
     rs = read_side(source)
-    return _portfolio_as_of(rs, case_event_frame(rs), when, recorded)
+    return _portfolio_as_of(rs, _portfolio_events(rs), when, recorded)
 
 
 def _portfolio_as_of(rs, events: pd.DataFrame, when, recorded: bool) -> pd.DataFrame:
@@ -399,10 +452,17 @@ def _portfolio_as_of(rs, events: pd.DataFrame, when, recorded: bool) -> pd.DataF
     return out.sort_values("case_id").reset_index(drop=True)
 
 
+def _portfolio_events(rs) -> pd.DataFrame:
+    """The columns of `case_event` a portfolio needs."""
+    e = case_event.c
+    return _frame(rs, case_event, select(e.notification_id, e.case_id, e.version, e.state_after, e.stage_after,
+                                         e.occurred_at, e.recorded_at, e.era))
+
+
 def portfolio(source, dates, recorded: bool = False) -> pd.DataFrame:
     """How many cases were in each state on each date: one row per date, one column per state."""
     rs = read_side(source)
-    events = case_event_frame(rs)  # read once for all the dates
+    events = _portfolio_events(rs)  # read once for all the dates
     rows = []
     for when in _dates(dates):
         counts = _portfolio_as_of(rs, events, when, recorded)["state"].value_counts()

@@ -9,6 +9,8 @@ transaction.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cache
 from operator import itemgetter
@@ -21,10 +23,11 @@ UTC = timezone.utc
 
 
 def _sqlite_datetime(value: datetime | None) -> str | None:
-    # == SQLAlchemy's SQLite DATETIME storage format ("%Y-%m-%d %H:%M:%S.%f"), in UTC, as UTCDateTime stores it
+    # == SQLAlchemy's SQLite DATETIME storage format ("%Y-%m-%d %H:%M:%S.%f"), in UTC, as UTCDateTime stores it;
+    # cutting the "+00:00" off is cheaper than a naive copy (measured: ~4 µs an event in catch-up)
     if value is None:
         return None
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return value.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")[:26]
 
 
 @cache
@@ -77,49 +80,172 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
 
 
 def read_frame(read_side, table: Table, query=None):
-    """A query on a read-model table as a pandas DataFrame, like building it from ``read_side.rows(query)`` but
-    without SQLAlchemy's per-row result processing (measured: most of an audit's time on 20k cases): the
-    driver's rows are transposed into columns and times parsed per column, vectorised."""
+    """A query on the read models as a pandas DataFrame, like building it from ``read_side.rows(query)`` but
+    without SQLAlchemy's per-row result processing (measured: most of an audit's time on 20k cases): columns
+    are built vectorised from the driver's rows, or on PostgreSQL from ``COPY``'s CSV. The query may select
+    any columns or labelled expressions (default: all of `table`); their types decide the conversions."""
     import pandas as pd
-    from sqlalchemy import Boolean, select
+    from sqlalchemy import select
 
     query = query if query is not None else select(table)
     read_side.catch_up()
-    names = [c.name for c in table.columns]
+    columns = list(query.selected_columns)
     with read_side.engine.connect() as conn:
         dialect = conn.dialect
-        compiled = query.compile(dialect=dialect)
-        params = compiled.params
-        plain = all(v is None or isinstance(v, (str, int, float)) for v in params.values())
-        if not plain or [c.name for c in query.selected_columns] != names:
-            rows = [dict(row._mapping) for row in conn.execute(query)]  # the general path
-            frame = pd.DataFrame(rows, columns=names)
-            for column in table.columns:
-                if isinstance(column.type, UTCDateTime):
-                    frame[column.name] = pd.to_datetime(frame[column.name], utc=True)
-            return frame
-        if compiled.positiontup is not None:
-            params = tuple(params[k] for k in compiled.positiontup)
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            data = _copy_columns(conn, query, columns)
+        else:
+            data = _row_columns(conn, query, columns)
+    names = [c.name for c in columns]
+    return _empty_frame(columns) if data is None else pd.DataFrame(dict(zip(names, data)), columns=names)
+
+
+def _empty_frame(columns):
+    """No rows: untyped columns, times as UTC."""
+    import pandas as pd
+
+    frame = pd.DataFrame([], columns=[c.name for c in columns])
+    for column in columns:
+        if isinstance(column.type, UTCDateTime):
+            frame[column.name] = pd.to_datetime(frame[column.name], utc=True)
+    return frame
+
+
+def _driver_query(conn: Connection, query) -> tuple[str, dict | tuple]:
+    """The query's SQL and parameters for the driver, converted as bulk inserts convert values."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = {k: _driver_param(v, conn.dialect) for k, v in compiled.params.items()}
+    if compiled.positiontup is not None:
+        params = tuple(params[k] for k in compiled.positiontup)
+    return compiled.string, params
+
+
+def _driver_param(value, dialect):
+    if isinstance(value, datetime):  # SQLite compares times as text: UTCDateTime's text
+        return _sqlite_datetime(value) if dialect.name == "sqlite" else value.astimezone(UTC)
+    if isinstance(value, bool) and dialect.name == "sqlite":
+        return int(value)
+    return value
+
+
+# --- from the driver's rows (SQLite) ------------------------------------------------------------------------
+
+def _row_columns(conn: Connection, query, columns) -> list | None:
+    """The driver's rows, transposed into converted columns (None: no rows)."""
+    with _no_gc():  # millions of tuples: collections would rescan them all
         cursor = conn.connection.driver_connection.cursor()
         try:
-            cursor.execute(compiled.string, params)
+            cursor.execute(*_driver_query(conn, query))
             rows = cursor.fetchall()
         finally:
             cursor.close()
-    if not rows:
-        frame = pd.DataFrame([], columns=names)
-        for column in table.columns:
-            if isinstance(column.type, UTCDateTime):
-                frame[column.name] = pd.to_datetime(frame[column.name], utc=True)
-        return frame
-    data = {}
-    for name, column, values in zip(names, table.columns, zip(*rows)):
-        if isinstance(column.type, UTCDateTime):
-            parsed = pd.to_datetime(pd.Series(values, dtype=object), utc=True,
-                                    format="ISO8601" if dialect.name == "sqlite" else None)
-            data[name] = parsed.dt.as_unit("us")
-        elif isinstance(column.type, Boolean) and dialect.name == "sqlite":
-            data[name] = [None if v is None else bool(v) for v in values]
+        if not rows:
+            return None
+        values = list(zip(*rows))
+        del rows
+    return [_column(c.type, data, conn.dialect) for c, data in zip(columns, values)]
+
+
+@contextmanager
+def _no_gc():
+    """Pause the cyclic garbage collector (tuples of plain values hold no cycles): transposing 600k rows
+    takes 2.5x less time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _column(kind, values: tuple, dialect):
+    """One column's driver values as pandas would infer them from the processed values (times: UTC, µs),
+    built through Arrow or NumPy: pandas' inference is 2-10x slower."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    from sqlalchemy import Boolean, Integer, String
+
+    if isinstance(kind, UTCDateTime):
+        return _utc_times(values, dialect)
+    if isinstance(kind, Boolean) and dialect.name == "sqlite":
+        return [None if v is None else bool(v) for v in values]
+    if isinstance(kind, String) and any(v is not None for v in values):  # all null: object, as inferred
+        return pd.Series(pa.array(values, pa.large_string()), dtype="str")
+    if isinstance(kind, Integer) and None not in values:  # with nulls: float64, as inferred
+        return np.array(values, dtype=np.int64)
+    return list(values)
+
+
+def _utc_times(values: tuple, dialect):
+    """Times converted by Arrow (SQLite's UTC text in SQLAlchemy's format, or the driver's aware datetimes):
+    6-8x faster than pandas."""
+    import pandas as pd
+    import pyarrow as pa
+
+    try:
+        if dialect.name == "sqlite":
+            array = pa.array(values, pa.string()).cast(pa.timestamp("us"))
         else:
-            data[name] = list(values)
-    return pd.DataFrame(data, columns=names)
+            array = pa.array(values, pa.timestamp("us", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # text in another ISO 8601 form (written by another tool)
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601").dt.as_unit("us")
+    return pd.Series(array.to_numpy(zero_copy_only=False)).dt.tz_localize("UTC")
+
+
+# --- from COPY's CSV (PostgreSQL) ---------------------------------------------------------------------------
+
+def _copy_columns(conn: Connection, query, columns) -> list | None:
+    """The query's rows as CSV (``COPY … TO STDOUT``; UTC, ISO dates, exact floats) parsed by Arrow: no Python
+    object per value, 3x faster than psycopg's rows (None: no rows)."""
+    sql, params = _driver_query(conn, query)
+    raw = conn.connection.driver_connection  # in this connection's transaction: SET LOCAL ends with it
+    raw.execute("SET LOCAL timezone = 'UTC'; SET LOCAL datestyle = 'ISO'; SET LOCAL extra_float_digits = 3")
+    text = bytearray()
+    with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
+        for block in copy:
+            text += block
+    if not text:
+        return None
+    return [_arrow_column(c.type, data) for c, data in zip(columns, _parse_csv(text, columns).columns)]
+
+
+def _parse_csv(text: bytearray, columns):
+    """PostgreSQL's CSV: NULL is an unquoted empty field, booleans are t/f."""
+    import pyarrow as pa
+    from pyarrow import csv
+    from sqlalchemy import Boolean, Float, Integer
+
+    def arrow_type(kind):
+        if isinstance(kind, UTCDateTime):
+            return pa.timestamp("us", tz="UTC")
+        if isinstance(kind, Boolean):
+            return pa.bool_()
+        if isinstance(kind, Integer):
+            return pa.int64()
+        return pa.float64() if isinstance(kind, Float) else pa.large_string()
+
+    names = [f"c{i}" for i in range(len(columns))]
+    return csv.read_csv(pa.BufferReader(pa.py_buffer(text)),
+                        read_options=csv.ReadOptions(column_names=names),
+                        parse_options=csv.ParseOptions(newlines_in_values=True),
+                        convert_options=csv.ConvertOptions(
+                            column_types={n: arrow_type(c.type) for n, c in zip(names, columns)},
+                            null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
+                            true_values=["t"], false_values=["f"]))
+
+
+def _arrow_column(kind, data):
+    """An Arrow column as pandas infers it from the driver's values (all null: None objects; booleans with
+    nulls: objects; integers with nulls: float64)."""
+    import pandas as pd
+    from sqlalchemy import Boolean, String
+
+    if isinstance(kind, UTCDateTime):
+        return data.to_pandas()
+    if data.null_count == len(data):
+        return [None] * len(data)
+    if isinstance(kind, String):
+        return pd.Series(data, dtype="str")
+    return data.to_pylist() if isinstance(kind, Boolean) and data.null_count else data.to_numpy()

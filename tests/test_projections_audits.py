@@ -146,3 +146,40 @@ def test_portfolio_as_of(scenario):
     assert counts.loc["2024-09-30"].sum() == 0
     assert (counts.loc["2024-11-01", "sanctioned"], counts.loc["2024-11-01", "overdue"],
             counts.loc["2024-11-01", "under_examination"], counts.loc["2024-11-01", "reported"]) == (2, 1, 1, 1)
+
+
+def test_cutoffs_at_the_boundary(scenario):
+    """Cutoffs are compared in SQL: a datetime is inclusive to the microsecond (naive: local time), a date
+    ends at the local midnight after it."""
+    app, ids = scenario
+    recommended = T0 + timedelta(days=5, minutes=1)  # B's recommendation (A's is a minute earlier, C's later)
+    tick = timedelta(microseconds=1)
+    counts = [audits.funnel(app, as_of=when).iloc[0]["recommended"] for when in
+              (recommended, recommended - tick, recommended.replace(tzinfo=None), "2024-10-05", "2024-10-06")]
+    assert counts == [2, 1, 2, 0, 3]
+    due = datetime(2024, 10, 9, 0, 0, tzinfo=WIB)  # D's Bawaslu deadline
+    at_due = audits.overdue(app, now=due)
+    assert list(at_due["case_id"]) == [ids["D"]] and list(at_due["days_overdue"]) == [0.0]
+    assert audits.overdue(app, now=due - tick).empty
+
+
+def test_stage_stints(scenario):
+    app, ids = scenario
+    stints = audits.stage_stints(app, now=NOW)
+    d = stints[stints["case_id"] == ids["D"]].reset_index(drop=True)
+    assert list(d["stage"]) == ["intake", "bawaslu_handling"] and list(d["open"]) == [False, True]
+    assert d.loc[0, "left_at"] == d.loc[1, "entered_at"] == T0 + timedelta(days=2, minutes=3)
+    assert d.loc[0, "days"] == 2.0 and d.loc[1, "over_deadline"]
+    a = stints[stints["case_id"] == ids["A"]]
+    assert list(a["stage"]) == ["intake", "bawaslu_handling", "commission_examination", "ppk_follow_up"]
+    assert list(a["days"]) == [2.0, 1.0, 2.0, 4.0] and not a["open"].any()
+    assert list(stints["case_id"]) == sorted(stints["case_id"])  # by case, then entry
+
+
+def test_no_match_keeps_the_columns_dtypes(scenario):
+    """Cases are filtered in SQL; when none match, the columns keep the dtypes the whole table gives them."""
+    app, _ = scenario
+    some, none = audits.overdue(app, now=NOW), audits.overdue(app, now=T0)
+    assert none.empty
+    read = ["case_id", "state", "stage", "deadline", "due_at", "era", "province", "regency", "ppk", "escalated"]
+    assert none[read].dtypes.to_dict() == some[read].dtypes.to_dict()
