@@ -13,7 +13,6 @@ import gc
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cache
-from operator import itemgetter
 
 from sqlalchemy import Connection, Table
 
@@ -31,50 +30,57 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
 
 
 @cache
-def _sqlite_plan(table: Table, dialect) -> tuple[str, list[str], list[tuple[int, object]]]:
+def _plan(table: Table, dialect) -> tuple[str, tuple[str, ...]]:
+    """The statement (SQLite: INSERT; PostgreSQL: COPY) and the names of the columns holding times."""
     names = [c.name for c in table.columns]
-    processors = []  # (index, function) for the columns whose values need converting
-    for i, column in enumerate(table.columns):
-        proc = _sqlite_datetime if isinstance(column.type, UTCDateTime) else \
-            column.type._cached_bind_processor(dialect)
-        if proc is not None:
-            processors.append((i, proc))
-    quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
-    sql = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({quoted}) " \
-          f"VALUES ({', '.join('?' * len(names))})"
-    return sql, names, processors
+    times = tuple(c.name for c in table.columns if isinstance(c.type, UTCDateTime))
+    if dialect.name == "sqlite":
+        quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
+        sql = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({quoted}) " \
+              f"VALUES ({', '.join('?' * len(names))})"
+        return sql, times
+    from psycopg import sql as pgsql
+
+    copy = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
+        pgsql.Identifier(table.name), pgsql.SQL(", ").join(map(pgsql.Identifier, names)))
+    return copy, times
 
 
-def _values(rows: list[dict], names: list[str]) -> list[list]:
-    get = itemgetter(*names)
-    try:
-        return [list(get(row)) for row in rows]
-    except KeyError:  # a row without some column: NULL there
-        return [[row.get(name) for name in names] for row in rows]
+def new_row(table: Table) -> dict:
+    """A row of `table` with every column NULL, in the table's column order (as `insert_rows` wants it)."""
+    return dict.fromkeys(c.name for c in table.columns)
 
 
 def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
-    """Insert these rows (dicts by column name; a missing column is NULL) in one round trip."""
+    """Insert these rows in one round trip. Each row is a dict of every column of `table` in the table's
+    order (from `new_row`, or a row read with ``select(table)``): its values go to the driver as they are, but
+    on SQLite its times are replaced, in place, by SQLAlchemy's UTC text for them. (sqlite3 binds booleans as
+    0/1 and floats as REAL, as SQLAlchemy's own processors would.)"""
     if not rows:
         return
     dialect = conn.dialect
+    width = len(table.columns)
+    if any(len(row) != width for row in rows):
+        raise ValueError(f"{table.name}: a row does not have exactly the table's {width} columns")
     if dialect.name == "sqlite":
-        sql, names, processors = _sqlite_plan(table, dialect)
-        params = _values(rows, names)
-        for values in params:
-            for i, proc in processors:
-                values[i] = proc(values[i])
-        conn.connection.driver_connection.executemany(sql, params)  # the sqlite3 connection of this transaction
+        sql, times = _plan(table, dialect)
+        texts: dict[datetime, str] = {}  # a page repeats many times (dates of imported steps, deadlines)
+        for row in rows:
+            for name in times:
+                value = row[name]
+                if value is not None:
+                    text = texts.get(value)
+                    if text is None:
+                        text = texts[value] = _sqlite_datetime(value)
+                    row[name] = text
+        # the sqlite3 connection of this transaction
+        conn.connection.driver_connection.executemany(sql, [tuple(row.values()) for row in rows])
     elif dialect.name == "postgresql" and dialect.driver == "psycopg":
-        from psycopg import sql as pgsql
-
-        names = [c.name for c in table.columns]
-        copy_sql = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
-            pgsql.Identifier(table.name), pgsql.SQL(", ").join(map(pgsql.Identifier, names)))
+        copy_sql, _ = _plan(table, dialect)
         raw = conn.connection.driver_connection  # the psycopg connection of this transaction
         with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            for values in _values(rows, names):
-                copy.write_row(values)
+            for row in rows:
+                copy.write_row(tuple(row.values()))
     else:  # any other driver: SQLAlchemy's executemany
         conn.execute(table.insert(), rows)
 
@@ -132,7 +138,7 @@ def _driver_param(value, dialect):
 
 def _row_columns(conn: Connection, query, columns) -> list | None:
     """The driver's rows, transposed into converted columns (None: no rows)."""
-    with _no_gc():  # millions of tuples: collections would rescan them all
+    with paused_gc():  # millions of tuples: collections would rescan them all
         cursor = conn.connection.driver_connection.cursor()
         try:
             cursor.execute(*_driver_query(conn, query))
@@ -147,7 +153,7 @@ def _row_columns(conn: Connection, query, columns) -> list | None:
 
 
 @contextmanager
-def _no_gc():
+def paused_gc():
     """Pause the cyclic garbage collector (tuples of plain values hold no cycles): transposing 600k rows
     takes 2.5x less time."""
     enabled = gc.isenabled()

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, select
 
-from projections.bulk import insert_rows
+from projections.bulk import insert_rows, new_row
 from projections.tables import MILESTONES, STAGES, case_summary
 from workflow.case import Case
 from workflow.definitions import FINAL_STATES, STAGE_OF_STATE, get_era
@@ -46,14 +46,13 @@ class CaseSummary:
     name = "case_summary"
     table = case_summary
 
-    def apply(self, conn: Connection, events: list[tuple[int, Case.Event]]) -> None:
-        ids = sorted({str(event.originator_id) for _, event in events})
+    def apply(self, conn: Connection, events: list[tuple[int, Case.Event, str]]) -> None:
+        ids = sorted({case_id for _, _, case_id in events})
         rows: dict[str, dict] = {}
         for part in chunks(ids):
             for row in conn.execute(select(case_summary).where(case_summary.c.case_id.in_(part))):
                 rows[row.case_id] = dict(row._mapping)
-        for _, event in events:
-            case_id = str(event.originator_id)
+        for _, event, case_id in events:
             if isinstance(event, Case.Reported):
                 rows[case_id] = self._new_row(case_id, event)
             if case_id not in rows:  # its report is missing from the log: `jejak verify` will say why
@@ -67,7 +66,7 @@ class CaseSummary:
 
     @staticmethod
     def _new_row(case_id: str, event: Case.Reported) -> dict:
-        row = {column.name: None for column in case_summary.columns}
+        row = _ROW.copy()
         row.update(
             case_id=case_id, era=event.era, workflow_version=event.workflow_version, source=event.source,
             has_reporter=bool(event.reporter), external_ref=event.external_ref,
@@ -131,6 +130,9 @@ class CaseSummary:
             row["departure_reason"] = event.reason
         elif event.trigger == "erase_reporter":
             row["has_reporter"] = False
+
+
+_ROW = new_row(case_summary)
 
 
 def _lighter(row: dict) -> None:

@@ -18,6 +18,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from projections.bulk import paused_gc
 from projections.tables import projection_position
 from workflow.case import Case
 
@@ -28,8 +29,8 @@ RETRIES = 5
 class Projector(Protocol):
     name: str
 
-    def apply(self, conn: Connection, events: list[tuple[int, Case.Event]]) -> None:
-        """Apply a page of (notification id, event) in log order, within the caller's transaction.
+    def apply(self, conn: Connection, events: list[tuple[int, Case.Event, str]]) -> None:
+        """Apply a page of (notification id, event, case id) in log order, within the caller's transaction.
         A projector with ``raw = True`` gets the stored notifications instead."""
 
 
@@ -94,26 +95,41 @@ def catch_up_page(app, engine: Engine, projectors: Sequence[Projector], page_siz
             start=start, limit=page_size, inclusive_of_start=False)
         if not notifications:
             return 0
-        decoded: dict[int, Case.Event] = {}
         last = notifications[-1].id
-        for projector in projectors:
-            behind = [n for n in notifications if n.id > starts[projector.name]]
-            if not behind:
-                continue
-            if getattr(projector, "raw", False):
-                projector.apply(conn, behind)
-            else:
-                for n in behind:
-                    if n.id not in decoded:
-                        decoded[n.id] = app.mapper.to_domain_event(n)
-                projector.apply(conn, [(n.id, decoded[n.id]) for n in behind])
-            moved = conn.execute(
-                update(projection_position)
-                .where(projection_position.c.projection == projector.name,
-                       projection_position.c.position == starts[projector.name])
-                .values(position=last)
-            )
-            if moved.rowcount != 1:
-                raise CatchUpConflict(f"projection {projector.name!r} moved past {starts[projector.name]} "
-                                      "meanwhile; rolled back")
+        with paused_gc():  # a page makes tens of thousands of objects, none cyclic: collections only rescan
+            events = _decode(app, notifications, projectors, starts)
+            for projector in projectors:
+                since = starts[projector.name]
+                if getattr(projector, "raw", False):
+                    behind = [n for n in notifications if n.id > since]
+                else:
+                    behind = events if events and events[0][0] > since else [e for e in events if e[0] > since]
+                if behind:
+                    projector.apply(conn, behind)
+                    _advance(conn, projector.name, since, last)
         return len(notifications)
+
+
+def _decode(app, notifications: Sequence[Notification], projectors: Sequence[Projector],
+            starts: dict[str, int]) -> list[tuple[int, Case.Event, str]]:
+    """The page's events as (notification id, domain event, case id as text), each decoded once, from the
+    earliest position a projector of domain events needs."""
+    since = min((starts[p.name] for p in projectors if not getattr(p, "raw", False)), default=None)
+    if since is None:
+        return []
+    to_domain_event = app.mapper.to_domain_event
+    events = []
+    for n in notifications:
+        if n.id > since:
+            event = to_domain_event(n)
+            events.append((n.id, event, str(event.originator_id)))
+    return events
+
+
+def _advance(conn: Connection, name: str, since: int, last: int) -> None:
+    """Move a projection's position from `since` to `last`, or refuse if another catch-up moved it."""
+    moved = conn.execute(update(projection_position)
+                         .where(projection_position.c.projection == name, projection_position.c.position == since)
+                         .values(position=last))
+    if moved.rowcount != 1:
+        raise CatchUpConflict(f"projection {name!r} moved past {since} meanwhile; rolled back")

@@ -41,12 +41,13 @@ def _originator(originator_id) -> str:
     return str(originator_id) if isinstance(originator_id, UUID) else str(UUID(str(originator_id)))
 
 
-def content_hash(originator_id, version: int, topic: str, state: bytes) -> bytes:
+def content_hash(originator_id: UUID | str, version: int, topic: str, state: bytes) -> bytes:
+    """The hash of one stored event; `originator_id` is a UUID or its canonical text (`_originator`)."""
     h = hashlib.sha256()
     if isinstance(state, str):  # a SQL edit can leave TEXT where a BLOB was
         state = state.encode("utf-8", "surrogateescape")
-    for part in (_originator(originator_id).encode(), str(int(version)).encode(), (topic or "").encode(),
-                 bytes(state or b"")):
+    originator = originator_id if type(originator_id) is str else _originator(originator_id)
+    for part in (originator.encode(), str(int(version)).encode(), (topic or "").encode(), bytes(state or b"")):
         h.update(_field(part))
     return h.digest()
 
@@ -75,10 +76,11 @@ class EventChain:
         seq, previous = (head.seq, bytes.fromhex(head.link)) if head else (0, GENESIS)
         rows = []
         for n in notifications:
-            content = content_hash(n.originator_id, n.originator_version, n.topic, n.state)
+            originator = _originator(n.originator_id)
+            content = content_hash(originator, n.originator_version, n.topic, n.state)
             previous = link(previous, n.id, content)
             seq += 1
-            rows.append(dict(position=n.id, seq=seq, originator_id=_originator(n.originator_id),
+            rows.append(dict(position=n.id, seq=seq, originator_id=originator,
                              originator_version=n.originator_version, content_hash=content.hex(),
                              link=previous.hex()))
         if rows:

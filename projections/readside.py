@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from uuid import UUID
 
-from sqlalchemy import Engine, create_engine, delete, select, update
+from sqlalchemy import Engine, create_engine, delete, event, select, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -33,7 +33,11 @@ log = logging.getLogger(__name__)
 
 @cache
 def engine_for(url: URL) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30} if url.get_backend_name() == "sqlite" else {})
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_read_side)
+    else:
+        engine = create_engine(url)
     for attempt in range(10):
         try:
             metadata.create_all(engine)
@@ -46,6 +50,13 @@ def engine_for(url: URL) -> Engine:
                 raise
             time.sleep(0.02 * (attempt + 1))
     return engine
+
+
+def _sqlite_read_side(connection, _record) -> None:
+    """The store is in WAL mode (eventsourcing's recorder sets it): commits need not wait for the disk. A power
+    cut can then lose the last read-model commits, never half of one (rows and positions go together), and
+    the next catch-up redoes them; the events themselves are written by the recorder's own connections."""
+    connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def _migrate(engine: Engine) -> None:

@@ -44,6 +44,10 @@ class UTCDateTime(TypeDecorator):
 
 metadata = MetaData()
 
+# A position in the event log, as a primary key: on SQLite declared INTEGER, so that it is the table's rowid
+# and rows appended in log order need no separate key index (BIGINT would get one).
+LOG_POSITION = BigInteger().with_variant(Integer, "sqlite")
+
 # How far each projection has applied the notification log (one row per projection).
 projection_position = Table(
     "projection_position", metadata,
@@ -142,11 +146,11 @@ case_summary = Table(
 
 case_event = Table(
     "case_event", metadata,
-    Column("notification_id", BigInteger, primary_key=True, autoincrement=False,
+    Column("notification_id", LOG_POSITION, primary_key=True, autoincrement=False,
            comment="position in the event log"),
     Column("case_id", String(36), nullable=False, index=True, comment="the case id (UUID)"),
     Column("version", Integer, nullable=False, comment="the event's version within its case (1 = report)"),
-    Column("trigger", String(40), nullable=False, index=True, comment="the workflow trigger, e.g. recommend"),
+    Column("trigger", String(40), nullable=False, comment="the workflow trigger, e.g. recommend"),
     Column("event_type", String(40), nullable=False, comment="the event class, e.g. Recommended"),
     Column("actor_role", String(20), nullable=False, comment="reporter, bawaslu, kasn, bkn, ppk or system"),
     Column("actor_scope", String(80), comment="the actor's jurisdiction: region or agency code"),
@@ -154,7 +158,7 @@ case_event = Table(
     Column("state_before", String(40), nullable=False, comment="'new' for the report"),
     Column("state_after", String(40), nullable=False, comment="the state after the event"),
     Column("stage_after", String(30), comment="the deadline stage after the event, if any"),
-    Column("occurred_at", UTCDateTime, nullable=False, index=True, comment="when it happened, as stated"),
+    Column("occurred_at", UTCDateTime, nullable=False, comment="when it happened, as stated"),
     Column("recorded_at", UTCDateTime, nullable=False, comment="when it was recorded"),
     Column("workflow_version", String(30), nullable=False, comment="the workflow version it was decided under"),
     Column("era", String(20), nullable=False, comment="legal era of the case"),
@@ -176,7 +180,7 @@ case_event = Table(
 
 event_chain = Table(
     "event_chain", metadata,
-    Column("position", BigInteger, primary_key=True, autoincrement=False, comment="notification id"),
+    Column("position", LOG_POSITION, primary_key=True, autoincrement=False, comment="notification id"),
     Column("seq", BigInteger, nullable=False, unique=True, comment="1-based index in the chain"),
     Column("originator_id", String(36), nullable=False, comment="the case id"),
     Column("originator_version", Integer, nullable=False, comment="the event's version within its case"),
@@ -189,6 +193,7 @@ READ_MODELS = (case_summary, case_event)  # rebuilt by ReadSide.rebuild(); event
 
 
 def fingerprint(table: Table) -> str:
-    """A digest of a table's columns and types: stored to notice a schema change."""
+    """A digest of a table's columns, types and indexes: stored to notice a schema change."""
     text = ";".join(f"{c.name}:{c.type!r}:{c.nullable}" for c in table.columns)
-    return hashlib.sha256(f"{table.name}|{text}".encode()).hexdigest()
+    indexes = ";".join(sorted(f"{i.name}:{','.join(c.name for c in i.columns)}" for i in table.indexes))
+    return hashlib.sha256(f"{table.name}|{text}|{indexes}".encode()).hexdigest()

@@ -198,7 +198,8 @@ def test_kill_inside_a_catch_up_page(db_url):
     with Jejak(db_url) as app:
         assert set(positions(app).values()) == {28}  # four pages of 7 committed, the fifth rolled back
         with ReadSide(app).engine.connect() as conn:
-            assert conn.execute(select(case_event.c.notification_id)).scalars().all() == list(range(1, 29))
+            ids = select(case_event.c.notification_id).order_by(case_event.c.notification_id)
+            assert conn.execute(ids).scalars().all() == list(range(1, 29))
     assert Victim.support("catchup", db=db_url, page_size=7).finish() == [f"applied {total - 28}"]
     with Jejak(db_url) as app:
         assert set(positions(app).values()) == {total}
@@ -218,7 +219,8 @@ def test_kill_at_a_random_moment_of_a_catch_up(db_url):
         before = positions(app)
         assert before["case_event"] < total, "the kill came after the catch-up had finished"
         with ReadSide(app).engine.connect() as conn:
-            rows = conn.execute(select(case_event.c.notification_id)).scalars().all()
+            rows = conn.execute(select(case_event.c.notification_id)
+                                .order_by(case_event.c.notification_id)).scalars().all()
         assert rows == list(range(1, before.get("case_event", 0) + 1))  # exactly what its position says
     assert Victim.support("catchup", db=db_url, page_size=50).finish()[-1].startswith("applied")
     with Jejak(db_url) as app:
