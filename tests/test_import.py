@@ -241,7 +241,7 @@ def test_every_column_is_documented_in_the_readme():
     assert [c for c in wanted if f"`{c}`" not in section] == []
 
 
-def test_worker_processes_record_the_same_histories(tmp_path):
+def test_worker_processes_record_the_same_histories(tmp_path, db_url):
     import sys
 
     sys.path.insert(0, str(SAMPLE.parent.parent / "bench"))
@@ -250,8 +250,9 @@ def test_worker_processes_record_the_same_histories(tmp_path):
     path = tmp_path / "gen.csv"
     dataset.write_csv(path, cases=120)
     histories = []
-    for workers in (1, 2):
-        with Jejak(f"sqlite:///{tmp_path / f'w{workers}.db'}") as app:
+    for url in (f"sqlite:///{tmp_path / 'one-process.db'}", db_url):  # one process, then forked workers
+        workers = 1 if url.endswith("one-process.db") else 2
+        with Jejak(url) as app:
             result = import_file(app, path, workers=workers, batch_size=25)
             assert result.ok and result.imported == 120
             assert import_file(app, path, workers=workers, batch_size=25).already == 120

@@ -86,9 +86,9 @@ def text_list(name: str, value: Any) -> list[str]:
 
 
 def check_keys(fields: Mapping[str, Any], known: Mapping[str, tuple[bool, str]], what: str) -> None:
-    unknown = sorted(set(fields) - set(known))
+    unknown = fields.keys() - known.keys() if fields else ()  # most triggers take no fields at all
     if unknown:  # a name with a newline or an escape sequence is quoted: an error stays one harmless line
-        shown = [key if key.isprintable() else repr(key) for key in unknown]
+        shown = [key if key.isprintable() else repr(key) for key in sorted(unknown)]
         raise InvalidField(", ".join(shown), f"not a field of {what}", allowed=sorted(known) or "no fields")
     missing = [key for key, (required, _) in known.items() if required and fields.get(key) in (None, "")]
     if missing:
