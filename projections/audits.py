@@ -302,19 +302,29 @@ def stage_durations(source, now=None, include_open: bool = False, by: str | Iter
                     ) -> pd.DataFrame:
     """Per stage: how many cases went through it, the distribution of days spent there (per case, summed over
     stints) and the share of cases that went past the deadline running in it. Open stints count up to `now`
-    only with `include_open=True`."""
+    only with `include_open=True`. Read from `case_summary`, which keeps each case's finished stints per
+    stage (the same stints as `stage_stints`, without reading every event)."""
     rs = read_side(source)
     columns = _by(by)
-    stints = stage_stints(rs, now)
-    if not include_open:
-        stints = stints[~stints["open"]]
-    extra = [c for c in columns if c not in stints.columns]
-    if extra:
-        attributes = _summary(rs, ["case_id", *extra])
-        stints = stints.merge(attributes, on="case_id", how="left")
-    stints = stints.assign(has_deadline=stints["due_at"].notna(), over=stints["over_deadline"].eq(True))
-    per_case = stints.groupby(["stage", *columns, "case_id"], observed=True, sort=True).agg(
-        days=("days", "sum"), has_deadline=("has_deadline", "any"), over=("over", "any")).reset_index()
+    now = _now(rs, now)
+    kept = [f"{kind}_{stage}" for stage in STAGES for kind in ("days", "stints", "had_deadline", "over_deadline")]
+    cases = _summary(rs, ["case_id", *columns, "stage", "stage_entered_at", "due_at", *kept])
+    parts = []
+    for stage in STAGES:
+        part = cases[["case_id", *columns]].assign(
+            days=cases[f"days_{stage}"].astype("float64"), went=cases[f"stints_{stage}"] > 0,
+            has_deadline=cases[f"had_deadline_{stage}"].astype(bool),
+            over=cases[f"over_deadline_{stage}"].astype(bool))
+        if include_open:  # the stint the case is in now, up to `now`
+            here = cases["stage"].eq(stage).to_numpy()
+            due = cases["due_at"][here]
+            part.loc[here, "days"] += _days(now - cases["stage_entered_at"][here]).to_numpy()
+            part.loc[here, "went"] = True
+            part.loc[here, "has_deadline"] |= due.notna().to_numpy()
+            part.loc[here, "over"] |= (now > due).where(due.notna(), False).to_numpy(dtype=bool)
+        parts.append(part[part["went"]].assign(stage=stage))
+    per_case = pd.concat(parts, ignore_index=True)
+    per_case["stage"] = pd.Categorical(per_case["stage"], categories=STAGES)
     out = per_case.groupby(["stage", *columns], observed=True, sort=True).agg(
         cases=("case_id", "size"),
         mean_days=("days", "mean"),
@@ -384,11 +394,12 @@ def backdating(source, threshold_days: float = 7, order_tolerance_days: float | 
     tolerance = threshold_days if order_tolerance_days is None else order_tolerance_days
     # "recorded earlier" is by recording time: a batch save (the demo's) stores a batch case by case, so the
     # notification order can differ from the recording order within a batch
-    events = _frame(rs, case_event, select(*(case_event.c[name] for name in _EVENT_COLUMNS)))
-    # ordered and computed on the numbers alone (sorted here: SQLite would sort without an index, 6x slower);
-    # the text columns are taken once, for the flagged events
-    times = events[["notification_id", "occurred_at", "recorded_at"]].sort_values(["recorded_at",
-                                                                                  "notification_id"])
+    # ordered and computed on the times alone (sorted here: SQLite would sort without an index, 6x slower);
+    # the other columns are read afterwards, only as far as the times were
+    e = case_event.c
+    log = _frame(rs, case_event, select(e.notification_id, e.occurred_at, e.recorded_at)
+                 .order_by(e.notification_id))  # row i: the i-th event in log order
+    times = log.sort_values(["recorded_at", "notification_id"])
     lag_days = _days(times["recorded_at"] - times["occurred_at"])
     # the latest occurred_at among events recorded before each one, and where it was
     previous_max = times["occurred_at"].cummax().shift(1)
@@ -399,23 +410,44 @@ def backdating(source, threshold_days: float = 7, order_tolerance_days: float | 
     nan = float("nan")
     flagged = pd.concat([_flags(times, late, 0, lag_days, nan, nan),
                          _flags(times, out_of_order, 1, lag_days, earlier_by_days, max_at)], ignore_index=True)
-    flagged = flagged.sort_values(["notification_id", "kind"])
-    out = events.take(flagged["row"].to_numpy()).reset_index(drop=True)
-    out.insert(0, "kind", pd.Series(_BACKDATING_KINDS, dtype="str").take(flagged["kind"]).reset_index(drop=True))
+    flagged = flagged.sort_values(["row", "kind"])
+    rows = flagged["row"].to_numpy()
+    details = _event_details(rs, log["notification_id"], rows)
+    out = pd.concat([log.take(rows).reset_index(drop=True), details.loc[rows].reset_index(drop=True)], axis=1)
+    out = out[list(_EVENT_COLUMNS)]
+    out.insert(0, "kind", pd.Series(_BACKDATING_KINDS, dtype="str").take(flagged["kind"]).to_numpy())
     for name in ("lag_days", "earlier_by_days"):
         out[name] = flagged[name].to_numpy()
     out["after_notification_id"] = pd.array(flagged["after_notification_id"].to_numpy()).astype("Int64")
     return out
 
 
+def _event_details(rs, notification_ids: pd.Series, rows) -> pd.DataFrame:
+    """`_EVENT_COLUMNS` other than the times, for the events at these positions of `notification_ids` (all of
+    the log read, in order) and at no others: read for just those, or, when they are a large part of the log
+    (a store of imported history is all recorded late), for the whole log in one read."""
+    e = case_event.c
+    names = [name for name in _EVENT_COLUMNS if name not in ("notification_id", "occurred_at", "recorded_at")]
+    query = select(*(e[name] for name in names)).order_by(e.notification_id)
+    if len(rows) > len(notification_ids) // 5:
+        last = int(notification_ids.iloc[-1])  # events caught up since the times were read are not wanted
+        return _frame(rs, case_event, query.where(e.notification_id <= last))
+    wanted = pd.unique(rows)
+    ids = notification_ids.take(wanted).tolist()
+    parts = [_frame(rs, case_event, query.where(e.notification_id.in_(ids[i:i + 10_000])))
+             for i in range(0, len(ids), 10_000)]
+    found = pd.concat(parts, ignore_index=True) if parts else _frame(rs, case_event, query.limit(0))
+    text = {name: "str" for name in names if name != "version"}  # as whole columns are typed, null or not
+    return found.astype(text).set_axis(np.sort(wanted))  # in log order, as read: labelled by position in the log
+
+
 def _flags(times: pd.DataFrame, mask: pd.Series, kind: int, lag_days, earlier_by_days, after) -> pd.DataFrame:
-    """The flagged events of one kind: their row in the events read, and the figures to report."""
+    """The flagged events of one kind: their row in the log read, and the figures to report."""
     def picked(values):
         return values[mask].to_numpy() if isinstance(values, pd.Series) else values
 
-    return pd.DataFrame({"row": times.index[mask], "notification_id": picked(times["notification_id"]),
-                         "kind": kind, "lag_days": picked(lag_days), "earlier_by_days": picked(earlier_by_days),
-                         "after_notification_id": picked(after)})
+    return pd.DataFrame({"row": times.index[mask], "kind": kind, "lag_days": picked(lag_days),
+                         "earlier_by_days": picked(earlier_by_days), "after_notification_id": picked(after)})
 
 
 _EVENT_COLUMNS = ("notification_id", "case_id", "version", "trigger", "actor_role", "actor_scope", "occurred_at",

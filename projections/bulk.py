@@ -107,14 +107,19 @@ def read_frame(read_side, table: Table, query=None):
 
 
 def _empty_frame(columns):
-    """No rows: untyped columns, times as UTC."""
+    """No rows: each column with the dtype its values would have (times as UTC)."""
     import pandas as pd
+    from sqlalchemy import Boolean, Float, Integer, String
 
-    frame = pd.DataFrame([], columns=[c.name for c in columns])
-    for column in columns:
-        if isinstance(column.type, UTCDateTime):
-            frame[column.name] = pd.to_datetime(frame[column.name], utc=True)
-    return frame
+    def dtype(kind):
+        if isinstance(kind, UTCDateTime):
+            return "datetime64[us, UTC]"
+        for sql_type, pandas_type in ((String, "str"), (Integer, "int64"), (Float, "float64"), (Boolean, "bool")):
+            if isinstance(kind, sql_type):
+                return pandas_type
+        return "object"
+
+    return pd.DataFrame({c.name: pd.Series([], dtype=dtype(c.type)) for c in columns})
 
 
 def _driver_query(conn: Connection, query) -> tuple[str, dict | tuple]:

@@ -77,7 +77,9 @@ class CaseSummary:
             election_kind=event.election["kind"], election_year=int(event.election["year"]),
             state="new", deadline_missed=False, overdue=False, overdue_count=0, ppk_overdue=False,
             personnel_data_blocked=False, ever_blocked=False, escalated=False, escalation_count=0,
-            **{f"days_{stage}": 0.0 for stage in STAGES},
+            **{f"days_{stage}": 0.0 for stage in STAGES}, **{f"stints_{stage}": 0 for stage in STAGES},
+            **{f"had_deadline_{stage}": False for stage in STAGES},
+            **{f"over_deadline_{stage}": False for stage in STAGES},
         )
         return row
 
@@ -90,8 +92,7 @@ class CaseSummary:
         new_stage = stage_of(event.state)
         if new_stage != row["stage"]:
             if row["stage"] is not None:
-                key = f"days_{row['stage']}"
-                row[key] = row[key] + days_between(row["stage_entered_at"], at)
+                _close_stint(row, row["stage"], at)
             row["stage"], row["stage_entered_at"] = new_stage, (at if new_stage else None)
         milestone = _MILESTONE_OF_TRIGGER.get(event.trigger)
         if milestone and row[f"{milestone}_at"] is None:
@@ -133,6 +134,16 @@ class CaseSummary:
 
 
 _ROW = new_row(case_summary)
+
+
+def _close_stint(row: dict, stage: str, left_at: datetime) -> None:
+    """A stint in `stage` ends: its days, and whether the deadline running in it (the row's, still) passed."""
+    row[f"days_{stage}"] += days_between(row["stage_entered_at"], left_at)
+    row[f"stints_{stage}"] += 1
+    if row["due_at"] is not None:
+        row[f"had_deadline_{stage}"] = True
+        if left_at > row["due_at"]:
+            row[f"over_deadline_{stage}"] = True
 
 
 def _lighter(row: dict) -> None:

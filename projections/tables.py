@@ -141,6 +141,15 @@ case_summary = Table(
     *[Column(f"days_{stage}", Float, nullable=False,
              comment=f"days spent in stage {stage} (finished stints only; add now - stage_entered_at if open)")
       for stage in STAGES],
+    *[Column(f"stints_{stage}", Integer, nullable=False,
+             comment=f"finished stints in stage {stage} (a case returned to a stage has several)")
+      for stage in STAGES],
+    *[Column(f"had_deadline_{stage}", Boolean, nullable=False,
+             comment=f"a deadline ran in a finished stint in stage {stage}")
+      for stage in STAGES],
+    *[Column(f"over_deadline_{stage}", Boolean, nullable=False,
+             comment=f"a finished stint in stage {stage} ended after its deadline")
+      for stage in STAGES],
     comment="One row per case: current state, milestones, sanctions, flags and stage durations.",
 )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pandas as pd
 import pytest
 
 from projections import audits
@@ -183,3 +184,61 @@ def test_no_match_keeps_the_columns_dtypes(scenario):
     assert none.empty
     read = ["case_id", "state", "stage", "deadline", "due_at", "era", "province", "regency", "ppk", "escalated"]
     assert none[read].dtypes.to_dict() == some[read].dtypes.to_dict()
+
+
+def durations_from_stints(app, now, include_open: bool, by: list[str]):
+    """stage_durations as it was computed before case_summary kept stints: from every stint of every case."""
+    import pandas as pd
+
+    stints = audits.stage_stints(app, now=now)
+    if not include_open:
+        stints = stints[~stints["open"]]
+    if by:
+        stints = stints.merge(audits.case_summary_frame(app)[["case_id", *by]], on="case_id", how="left")
+    stints = stints.assign(has_deadline=stints["due_at"].notna(), over=stints["over_deadline"].eq(True))
+    per_case = stints.groupby(["stage", *by, "case_id"], observed=True).agg(
+        days=("days", "sum"), has_deadline=("has_deadline", "any"), over=("over", "any")).reset_index()
+    out = per_case.groupby(["stage", *by], observed=True).agg(
+        cases=("case_id", "size"), mean_days=("days", "mean"), median_days=("days", "median"),
+        p90_days=("days", lambda s: s.quantile(0.9)), max_days=("days", "max"),
+        with_deadline=("has_deadline", "sum"), over_deadline=("over", "sum")).reset_index()
+    out[["cases", "with_deadline", "over_deadline"]] = out[["cases", "with_deadline", "over_deadline"]].astype("int64")
+    out["share_over_deadline"] = (out["over_deadline"] / out["with_deadline"]).where(out["with_deadline"] > 0)
+    out["stage"] = out["stage"].astype(str)
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize("include_open", [False, True])
+def test_stage_durations_from_the_summary_equal_those_from_every_stint(db_url, include_open):
+    """On the demo's varied histories (returns to Bawaslu, corrections, overdue and open cases), the stints
+    case_summary keeps per stage give what the stints read from every event give."""
+    import pandas as pd
+
+    from workflow import demo
+    from workflow.application import Jejak
+
+    with Jejak(db_url) as app:
+        demo.generate(app, "all", seed=3, scale=0.05, progress=False)
+        stints = audits.case_summary_frame(app).filter(like="stints_")
+        assert (stints > 1).any(axis=None), "no case went through a stage twice: a weak test"
+        now = datetime(2021, 1, 15, tzinfo=WIB)  # cases of 2024 are "open" here too: any `now` must agree
+        for by in ([], ["province"], ["agency_type", "election"]):
+            got = audits.stage_durations(app, now=now, include_open=include_open, by=by)
+            assert len(got) >= 4
+            pd.testing.assert_frame_equal(got, durations_from_stints(app, now, include_open, by),
+                                          check_exact=False, rtol=1e-9, check_dtype=False)
+
+
+@pytest.mark.parametrize("threshold_days", [-1, 20])  # every event flagged; only E's report
+def test_backdating_reports_the_flagged_events_own_columns(scenario, threshold_days):
+    """Whether the flagged events are few (read one by one) or most of the log (read at once), each row
+    carries the columns of its own event."""
+    app, _ = scenario
+    frame = audits.backdating(app, threshold_days=threshold_days, order_tolerance_days=30)
+    events = audits.case_event_frame(app).set_index("notification_id")
+    late = frame[frame["kind"] == "late_recording"]
+    lag = (events["recorded_at"] - events["occurred_at"]) / pd.Timedelta(days=1)
+    assert sorted(late["notification_id"]) == sorted(lag[lag > threshold_days].index)
+    assert len(late) == (len(events) if threshold_days < 0 else 1)
+    for name in ("case_id", "version", "trigger", "actor_role", "actor_scope", "occurred_at", "recorded_at"):
+        assert list(frame[name]) == list(events.loc[frame["notification_id"], name]), name
