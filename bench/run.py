@@ -6,7 +6,8 @@
 Scale 1x is the 2020 demo scale (~2,000 cases, ~12,400 events). For each store and scale:
 
 - **write**: `jejak import` of a generated CSV (bench/dataset.py; full workflow validation, 500 cases per
-  transaction) in events/s, beside a plain eventsourcing application with a tiny aggregate whose events carry
+  transaction; one worker process per core, as `jejak import` runs by default, and again in one process) in
+  events/s, beside a plain eventsourcing application with a tiny aggregate whose events carry
   ~280 bytes of state, same number of aggregates and events: (a) one `save` per command, (b) `save(*batch)` of
   500 aggregates, (c) the raw ceiling: `executemany` (SQLite) / `COPY` (PostgreSQL) of the same stored rows
   into a table shaped like eventsourcing's. (a) runs on the first few thousand events only (its rate does not
@@ -314,6 +315,9 @@ def bench_commands(url: str) -> dict:
 # --- the run ----------------------------------------------------------------------------------------------
 
 def run(scales: list[float], kinds: list[str], stores: Stores, demo: bool, log) -> list[dict]:
+    from workflow.importer import default_workers
+
+    workers = default_workers()
     results = []
     for scale in scales:
         csv_path = stores.workdir / f"import-{scale:g}x.csv"
@@ -321,13 +325,14 @@ def run(scales: list[float], kinds: list[str], stores: Stores, demo: bool, log) 
             dataset.write_csv(csv_path, scale)
         for kind in kinds:
             label = f"{kind}-{scale:g}x"
-            log(f"[{label}] import")
+            log(f"[{label}] import ({workers} worker processes, as jejak import does here)")
             url = stores.new(kind, f"{label}-jejak")
-            row = {"store": kind, "scale": scale, "import": bench_import(url, csv_path)}
+            row = {"store": kind, "scale": scale, "workers": workers,
+                   "import": bench_import(url, csv_path, workers=workers)}
             imp = row["import"]
             per_agg = shape(imp["cases"], imp["events"])
-            log(f"[{label}] import with 2 worker processes")
-            row["import_2"] = bench_import(stores.new(kind, f"{label}-jejak2"), csv_path, workers=2)
+            log(f"[{label}] import in one process")
+            row["import_1"] = bench_import(stores.new(kind, f"{label}-jejak1"), csv_path, workers=1)
             log(f"[{label}] plain eventsourcing: batched, one by one, raw")
             row["plain_batched"] = bench_plain_batched(stores.new(kind, f"{label}-plainb"), per_agg)
             row["plain_single"] = bench_plain_one_by_one(stores.new(kind, f"{label}-plains"), per_agg)
@@ -360,19 +365,21 @@ def report(results: list[dict]) -> str:
     for r in results:
         imp, b, a, c = r["import"], r["plain_batched"], r["plain_single"], r["raw"]
         demo = r.get("demo")
-        imp2 = r.get("import_2")
+        imp1 = r.get("import_1")
         write.append([r["store"], f"{r['scale']:g}×", f"{imp['cases']:,}", f"{imp['events']:,}",
-                      fmt_rate(imp["rate"]), fmt_rate(imp2["rate"]) if imp2 else "—",
-                      f"{imp2['rate'] / b['rate']:.2f}" if imp2 else "—",
+                      fmt_rate(imp["rate"]), fmt_rate(imp1["rate"]) if imp1 else "—",
+                      f"{imp1['rate'] / b['rate']:.2f}" if imp1 else "—",
                       fmt_rate(demo["rate"]) if demo else "—", fmt_rate(a["rate"]),
                       fmt_rate(b["rate"]), fmt_rate(c["rate"]), f"{imp['rate'] / b['rate']:.2f}",
                       f"{imp['rate'] / a['rate']:.1f}", f"{imp['rate'] / c['rate']:.0%}",
                       f"{imp['bytes_per_event']:.0f} / {b['bytes_per_event']:.0f}",
                       f"{imp['state_bytes']:.0f} / {b['state_bytes']:.0f}"])
-    out.append("Write throughput, events/s (import = `jejak import` with full validation, one process; import 2 proc "
-               "= `--workers 2`; demo gen = workflow.demo.generate; (a) plain eventsourcing one save per command, "
-               "(b) plain save(*500 aggregates), (c) raw executemany/COPY; ratios are import (one process) over them)")
-    out.append(table(write, ["store", "scale", "cases", "events", "import", "import 2 proc", "2 proc/(b)", "demo gen",
+    workers = results[0].get("workers", "?") if results else "?"
+    out.append(f"Write throughput, events/s (import = `jejak import` with full validation, as it runs here: {workers} "
+               "worker processes; import 1 proc = `--workers 1`; demo gen = workflow.demo.generate; (a) plain "
+               "eventsourcing one save per command, (b) plain save(*500 aggregates), (c) raw executemany/COPY; "
+               "ratios are import over them)")
+    out.append(table(write, ["store", "scale", "cases", "events", "import", "import 1 proc", "1 proc/(b)", "demo gen",
                              "(a) 1/cmd", "(b) batched",
                              "(c) raw", "import/(b)", "import/(a)", "import/(c)", "store B/event jejak/plain",
                              "state B/event jejak/plain"]))

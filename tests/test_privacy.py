@@ -57,6 +57,29 @@ def test_erasure_shreds_the_key_and_the_history_still_loads(app):
         assert planted.encode() not in raw_store_bytes(app)
 
 
+def table_file_bytes(app: Jejak, table: str) -> bytes:
+    """The bytes of the files a table lives in, dead rows included: the SQLite files, or the PostgreSQL
+    relation's file read by the server itself (after a CHECKPOINT wrote its pages)."""
+    if not app.store.is_postgres:
+        return b"".join(open(path, "rb").read() for path in glob.glob(app.store.database + "*"))
+    with psycopg.connect(dbname=app.store.database, host=app.store.host, port=app.store.port,
+                         user=app.store.user, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+        return conn.execute("SELECT pg_read_binary_file(current_setting('data_directory') || '/' || "
+                            "pg_relation_filepath(%s))", (table,)).fetchone()[0]
+
+
+def test_an_erased_key_leaves_no_copy_in_the_database_files(app):
+    """Deleting a row leaves its bytes in the file (free space, a dead row version): erasure clears them."""
+    ids = [reported(app) for _ in range(12)]
+    subjects = [app.get_case(case_id).reporter["subject"] for case_id in ids]
+    erased, kept = app.subject_keys.get(subjects[5]), app.subject_keys.get(subjects[6])
+    app.advance(ids[5], "erase_reporter", "bawaslu:kab-bima")
+    raw = table_file_bytes(app, "subject_keys")
+    assert kept.encode() in raw  # the bytes read are really where keys live
+    assert erased.encode() not in raw
+
+
 def test_only_the_case_bawaslu_may_erase(app):
     case_id = reported(app)
     from workflow.errors import NotAuthorized

@@ -10,6 +10,8 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from workflow.application import Jejak
 from tests.conftest import WIB
 
@@ -37,3 +39,25 @@ def test_v1_events_load_through_the_upcaster(tmp_path):
         assert app.get_case(open_case).sanction["decree_date"] == "2024-10-19"
         newest = app.recorder.select_notifications(start=1, limit=100)[-1]
         assert b'"decree_date"' in newest.state and b'"class_version":2' in newest.state.replace(b" ", b"")
+
+
+def test_reporter_data_recorded_in_clear_reads_and_refuses_erasure_clearly(tmp_path, capsys):
+    """The fixture predates sealing: its report events hold the reporter in clear. That data is read as it is,
+    and erasure is refused with the reason (no key to destroy; the history is not rewritten), not a crash."""
+    from workflow.cli import main
+    from workflow.errors import IllegalTransition
+
+    store = tmp_path / "old.db"
+    shutil.copy(FIXTURE, store)
+    with Jejak(f"sqlite:///{store}") as app:
+        reports = [n for n in app.recorder.select_notifications(start=1, limit=100) if n.topic.endswith("Reported")]
+        case_id = reports[0].originator_id
+        assert b'"sealed"' not in reports[0].state
+        assert app.reporter(case_id)["name"]
+        with pytest.raises(IllegalTransition, match="recorded in clear"):
+            app.advance(case_id, "erase_reporter", "bawaslu:kab-bima")
+        version = app.get_case(case_id).version
+    assert main(["--db", f"sqlite:///{store}", "erase-reporter", str(case_id), "--as", "bawaslu:kab-bima"]) == 2
+    assert "recorded in clear" in capsys.readouterr().err
+    with Jejak(f"sqlite:///{store}") as app:
+        assert app.get_case(case_id).version == version

@@ -49,6 +49,10 @@ class Actor:
                 check_agency(self.scope, "actor scope")
             elif not CODE.match(self.scope):
                 raise InvalidField("actor scope", f"not a code: {self.scope!r}", allowed="lower-case words joined by -")
+        if self.id is not None and self.role == "reporter":  # it would be stored in clear on every event
+            raise InvalidField("actor id", "a reporter is not named in the actor: their name goes in "
+                                           "reporter_name, which is kept sealed and can be erased",
+                               allowed="reporter (no @ID)")
         if self.id is not None and (not self.id.strip() or len(self.id) > 100):
             raise InvalidField("actor id", "must be 1 to 100 characters")
 

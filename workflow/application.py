@@ -197,6 +197,8 @@ class Jejak(Application):
         case = self.get_case(case_id)
         if case.reporter is None or case.reporter_erased:
             return None
+        if "sealed" not in case.reporter:  # recorded in clear by an early version
+            return dict(case.reporter)
         key = self.subject_keys.get(case.reporter["subject"])
         return privacy.unseal(case.reporter["sealed"], key) if key else None
 

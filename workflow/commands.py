@@ -105,6 +105,7 @@ def facts(case: Case, at: datetime) -> rules.CaseFacts:
         deadline_missed=case.deadline_missed,
         personnel_data_blocked=case.personnel_data_blocked,
         has_reporter_data=case.reporter is not None and not case.reporter_erased,
+        reporter_data_in_clear=case.reporter is not None and "sealed" not in case.reporter,
     )
 
 

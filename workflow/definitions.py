@@ -93,7 +93,9 @@ LIFECYCLE = [
     dict(trigger="cancel", source=PRE_PPK_OPEN + PPK_OPEN, dest="cancelled", roles=["bawaslu", COMMISSION]),
     dict(trigger="record_departure", source=PRE_PPK_OPEN + PPK_OPEN, dest="departed", roles=["ppk", "bkn"]),
     # On the reporter's request, Bawaslu (which received the report) erases their personal data.
-    dict(trigger="erase_reporter", source=STATES[1:], dest=None, roles=["bawaslu"], conditions="has_reporter_data"),
+    # Reports recorded before the data was sealed (an early version) hold it in clear: no key to destroy.
+    dict(trigger="erase_reporter", source=STATES[1:], dest=None, roles=["bawaslu"], conditions="has_reporter_data",
+         unless="reporter_data_in_clear"),
 ]
 
 # Seen in BKN's 2024 system: a complaint can be rejected outright at verification.

@@ -89,9 +89,22 @@ class SubjectKeys:
         return self.master.decrypt(b64decode(data_key)).decode()
 
     def erase(self, subject: str) -> None:
+        """Delete a data key, and its bytes from the database files as far as the database allows: SQLite
+        zeroes the freed space (secure_delete) and truncates its write-ahead log; PostgreSQL's VACUUM drops the
+        dead row from the table's pages. (Older WAL segments and backups keep it until they are rotated.)"""
         self._ensure_table()
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(f"DELETE FROM subject_keys WHERE subject_id = {self.mark}", (subject,))
+        delete = f"DELETE FROM subject_keys WHERE subject_id = {self.mark}"
+        if self.mark == "?":  # SQLite
+            with self.datastore.get_connection(commit=True) as conn:
+                conn.cursor().execute("PRAGMA secure_delete = ON")
+                with conn.transaction(commit=True) as cursor:
+                    cursor.execute(delete, (subject,))
+                conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(delete, (subject,))
+            with self.datastore.get_connection() as conn:  # autocommit, as VACUUM needs
+                conn.execute("VACUUM subject_keys")
 
     def discard(self, subjects) -> None:
         """Delete the keys of reports that were refused (never saved)."""

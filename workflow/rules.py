@@ -25,6 +25,8 @@ _CONDITION_TEXT = {
     ("personnel_data_blocked", False): "personnel data is already blocked",
     ("personnel_data_blocked", True): "personnel data is not blocked",
     ("has_reporter_data", True): "the case holds no reporter data (none given, or already erased)",
+    ("reporter_data_in_clear", False): "the reporter's data was recorded in clear, before it was sealed: there "
+                                       "is no key to destroy, and history is not rewritten",
 }
 
 
@@ -36,6 +38,7 @@ class CaseFacts:
     deadline_missed: bool = False
     personnel_data_blocked: bool = False
     has_reporter_data: bool = False
+    reporter_data_in_clear: bool = False
 
 
 class _Probe:
