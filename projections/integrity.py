@@ -3,7 +3,7 @@
 For each stored event (a row of ``stored_events``)::
 
     content_hash = SHA256(len-prefixed originator id, version, topic, state bytes)
-    link         = SHA256(previous link || position as 8 bytes || content_hash)      (genesis: 32 zero bytes)
+    link         = SHA256(previous link || position, 8 bytes signed big-endian || content_hash)  (genesis: 32 zero bytes)
 
 where *position* is the notification id. The projection `event_chain` keeps one row per event as it is
 caught up. `verify` recomputes the chain from the raw events table (``app.recorder.select_notifications``) and
@@ -12,7 +12,8 @@ reordered event; the digest ``HEX@POSITION`` (the link at a position) can be pub
 ``verify(app, digest=...)`` — even if someone rewrote both the events and `event_chain`.
 
 An event edited before the chain projection saw it cannot be told from an original: run `jejak verify` (or
-`jejak project --follow`) regularly and publish digests.
+`jejak project --follow`) regularly and publish digests. Events the chain sees for the first time are
+checked for form (each is its case's next version; a case begins with its report) and counted in the report.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ import re
 from dataclasses import asdict, dataclass, field
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, select
 
 from projections.bulk import insert_rows
 from projections.tables import event_chain
+from workflow.case import Case
 from workflow.errors import InvalidField
 
 GENESIS = bytes(32)
+_REPORTED_TOPIC = get_topic(Case.Reported)
 PAGE_SIZE = 5000
 _DIGEST = re.compile(r"^\s*([0-9a-fA-F]{64})@(\d+)\s*$")
 
@@ -53,7 +57,8 @@ def content_hash(originator_id: UUID | str, version: int, topic: str, state: byt
 
 
 def link(previous: bytes, position: int, content: bytes) -> bytes:
-    return hashlib.sha256(previous + int(position).to_bytes(8, "big") + content).digest()
+    # signed: the same bytes as unsigned for every real position (> 0), and a forged negative one still links
+    return hashlib.sha256(previous + int(position).to_bytes(8, "big", signed=True) + content).digest()
 
 
 def parse_digest(text: str) -> tuple[str, int]:
@@ -90,7 +95,8 @@ class EventChain:
 @dataclass
 class Problem:
     position: int
-    kind: str  # edited, deleted, inserted, reordered, chain_broken, digest_mismatch, digest_missing
+    kind: str  # edited, deleted, inserted, reordered, chain_broken, digest_mismatch, digest_missing,
+    #           out_of_sequence, not_a_report (events chained for the first time that cannot be a case's next)
     detail: str
     case_id: str | None = None
     version: int | None = None
@@ -104,13 +110,15 @@ class VerifyReport:
     problems: list[Problem] = field(default_factory=list)
     digest: str | None = None  # the digest checked, if any
     digest_ok: bool | None = None
+    newly_chained: int = 0  # of the chained, those this verification's catch-up chained (vouched for from now on)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "events": self.events, "chained": self.chained, "head": self.head,
+        return {"ok": self.ok, "events": self.events, "chained": self.chained,
+                "newly_chained": self.newly_chained, "head": self.head,
                 "digest": self.digest, "digest_ok": self.digest_ok, "problems": [asdict(p) for p in self.problems]}
 
     def frame(self):
@@ -120,7 +128,8 @@ class VerifyReport:
                             columns=["position", "kind", "detail", "case_id", "version"])
 
     def __str__(self) -> str:
-        lines = [f"{self.events} stored events, {self.chained} chained; head {self.head or '(empty)'}"]
+        lines = [f"{self.events} stored events, {self.chained} chained ({self.newly_chained} for the first time "
+                 f"now); head {self.head or '(empty)'}"]
         if self.digest:
             lines.append(f"digest {self.digest}: {'matches' if self.digest_ok else 'DOES NOT MATCH'}")
         lines.append("OK: no tampering found" if self.ok else f"TAMPERING: {len(self.problems)} problem(s)")
@@ -129,7 +138,7 @@ class VerifyReport:
 
 
 def _raw_pages(app, page_size: int):
-    start = 0
+    start = -(2 ** 63)  # from the very first row: a row forged below the log's first id is read too
     while True:
         page = app.recorder.select_notifications(start=start, limit=page_size, inclusive_of_start=False)
         if not page:
@@ -155,12 +164,16 @@ def verify(app, digest: str | None = None, *, catch_up: bool = True, page_size: 
 
     wanted = parse_digest(digest) if digest else None
     read_side = ReadSide(app)
+    with read_side.engine.connect() as conn:  # what the chain vouched for before this verification
+        vouched = conn.execute(select(event_chain.c.position).order_by(event_chain.c.position.desc())
+                               .limit(1)).scalar()
     if catch_up:
         read_side.catch_up()
+    last_version: dict[str, int] = {}  # case -> its latest version in the log so far
     problems: list[Problem] = []
     mismatched: dict[int, tuple[str, object, int]] = {}  # position -> raw (content, originator, version)
     missing: dict[int, object] = {}  # chained positions without a stored event -> chain row
-    events = chained = 0
+    events = chained = newly = 0
     previous_raw = GENESIS
     previous_chain = GENESIS
     head_position = None
@@ -173,19 +186,25 @@ def verify(app, digest: str | None = None, *, catch_up: bool = True, page_size: 
         while raw is not None or chain is not None:
             if chain is not None and (raw is None or chain.position < raw.id):
                 chained += 1
+                newly += vouched is None or chain.position > vouched
                 previous_chain = _check_chain_row(chain, previous_chain, problems)
                 missing[chain.position] = chain
                 chain = next(chain_iter, None)
                 continue
             # a stored event
             events += 1
-            content = content_hash(raw.originator_id, raw.originator_version, raw.topic, raw.state)
+            case_id = _originator(raw.originator_id)
+            if vouched is None or raw.id > vouched:
+                _check_sequence(raw, case_id, last_version.get(case_id, 0), problems)
+            last_version[case_id] = raw.originator_version
+            content = content_hash(case_id, raw.originator_version, raw.topic, raw.state)
             previous_raw = link(previous_raw, raw.id, content)
             head_position = raw.id
             if wanted and raw.id == wanted[1]:
                 digest_ok = previous_raw.hex() == wanted[0]
             if chain is not None and chain.position == raw.id:
                 chained += 1
+                newly += vouched is None or chain.position > vouched
                 previous_chain = _check_chain_row(chain, previous_chain, problems)
                 if chain.content_hash != content.hex():
                     mismatched[raw.id] = (content.hex(), raw.originator_id, raw.originator_version, chain)
@@ -206,8 +225,22 @@ def verify(app, digest: str | None = None, *, catch_up: bool = True, page_size: 
                                     "digest: some event at or before this position was changed"))
     problems.sort(key=lambda p: (p.position, p.kind))
     head = f"{previous_raw.hex()}@{head_position}" if head_position is not None else None
-    return VerifyReport(events=events, chained=chained, head=head, problems=problems,
+    return VerifyReport(events=events, chained=chained, newly_chained=newly, head=head, problems=problems,
                         digest=f"{wanted[0]}@{wanted[1]}" if wanted else None, digest_ok=digest_ok)
+
+
+def _check_sequence(raw, case_id: str, last_version: int, problems: list[Problem]) -> None:
+    """An event the chain had not vouched for yet must be its case's next: the version after the case's latest
+    in the log, and a case begins with its report. (A well-formed event forged at the end of the log cannot
+    be told from a real one: that is what published digests are for.)"""
+    version = raw.originator_version
+    if version != last_version + 1:
+        problems.append(Problem(raw.id, "out_of_sequence", f"{case_id} v{version} follows "
+                                + (f"v{last_version}" if last_version else "no report of that case"),
+                                case_id, version))
+    elif version == 1 and raw.topic != _REPORTED_TOPIC:
+        problems.append(Problem(raw.id, "not_a_report", f"{case_id} begins with {raw.topic}, not a report",
+                                case_id, version))
 
 
 def _check_chain_row(row, previous: bytes, problems: list[Problem]) -> bytes:

@@ -99,3 +99,61 @@ def test_inserted_event_is_detected(logged):
 def test_bad_digest_is_a_user_error(logged):
     with pytest.raises(InvalidField):
         verify(logged, "nothex@1")
+
+
+def _copy_row(app, source: int, *, position: int | None = None, version: int, topic_of: int | None = None,
+              case_of_new: bool = False) -> None:
+    """Insert a forged row copied from the one at `source` (SQLite rowid / PostgreSQL notification_id)."""
+    key = "rowid" if app.url.get_backend_name() == "sqlite" else "notification_id"
+    columns = "originator_id, originator_version, topic, state"
+    origin = "'00000000-0000-4000-8000-000000000001'" if case_of_new else "originator_id"
+    if case_of_new and app.url.get_backend_name() == "sqlite":
+        origin = "'00000000000040008000000000000001'"  # eventsourcing stores hex on SQLite
+    topic = f"(SELECT topic FROM stored_events WHERE {key} = {topic_of})" if topic_of else "topic"
+    where = f"FROM stored_events WHERE {key} = {source}"
+    if position is None:
+        _sql(app, f"INSERT INTO stored_events ({columns}) SELECT {origin}, {version}, {topic}, state {where}")
+    else:
+        _sql(app, f"INSERT INTO stored_events ({key}, {columns}) SELECT {position}, {origin}, {version}, "
+                  f"{topic}, state {where}")
+
+
+def test_a_forged_event_the_chain_sees_first_must_be_its_case_next(logged):
+    _copy_row(logged, 3, version=9)  # case A has versions 1..4: v9 cannot follow v4
+    report = verify(logged)
+    assert [p.kind for p in report.problems] == ["out_of_sequence"] and report.newly_chained == 1
+    assert "v9 follows v4" in report.problems[0].detail
+
+
+def test_a_case_that_does_not_begin_with_its_report_is_reported(logged):
+    _copy_row(logged, 2, version=1, case_of_new=True)  # a new case whose first event is a review
+    assert [p.kind for p in verify(logged).problems] == ["not_a_report"]
+
+
+def test_a_row_forged_below_the_first_id_is_found(logged):
+    _copy_row(logged, 3, position=-5, version=7)
+    kinds = [(p.position, p.kind) for p in verify(logged).problems]
+    assert kinds == [(-5, "inserted")]
+
+
+def test_a_well_formed_event_at_the_end_is_only_vouched_for_from_now_on(logged):
+    """The limit of a chain: the next version of a case, forged at the end of the log, looks like a real
+    event; verify says it chained it for the first time, and a digest published before still holds."""
+    digest = verify(logged).head
+    _copy_row(logged, 4, version=5)
+    report = verify(logged, digest)
+    assert report.ok and report.newly_chained == 1 and report.digest_ok
+    assert verify(logged).newly_chained == 0
+
+
+@pytest.mark.parametrize("tamper", ["UPDATE stored_events SET state = state || x'20' WHERE notification_id = 3",
+                                    "DELETE FROM stored_events WHERE notification_id = 3"])
+def test_jejak_verify_exits_1_naming_the_position(logged, tamper, capsys):
+    from workflow.cli import main
+
+    db = str(logged.store)
+    assert main(["--db", db, "verify"]) == 0
+    _sql(logged, tamper)
+    assert main(["--db", db, "verify"]) == 1
+    out = capsys.readouterr().out
+    assert "TAMPERING" in out and "position 3:" in out
