@@ -76,6 +76,13 @@ MILESTONES = {  # column prefix -> the trigger whose first occurrence marks it
     "recommended": "recommend",
     "ppk_examination_begun": "begin_ppk_examination",
     "sanctioned": "impose_sanction",
+    "correction_requested": "request_correction",
+    "correction_submitted": "submit_correction",
+    "returned": "return_to_bawaslu",
+    "overdue": "mark_overdue",
+    "blocked": "block_personnel_data",
+    "unblocked": "unblock_personnel_data",
+    "escalated": "escalate",
 }
 
 _milestone_columns = []

@@ -170,3 +170,32 @@ def test_schema_change_rebuilds_a_read_model(app):
     assert read_side.snapshot() == before
     with read_side.engine.connect() as conn:
         assert conn.execute(select(case_summary.c.days_intake)).scalar() == 2.0
+
+
+def test_every_milestone_has_its_times_in_the_summary(app):
+    """Overdue, blocking, escalation, unblocking, corrections and returns each keep their first occurred_at
+    and recorded time, as the main milestones do."""
+    from datetime import timedelta
+
+    from projections.tables import case_summary
+    from sqlalchemy import select
+
+    case_id = new_case(app)
+    end = walk(app, case_id, [("begin_review", "bawaslu:kab-bima", {}),
+                              ("request_correction", "bawaslu:kab-bima", {}),
+                              ("submit_correction", "reporter", {}),
+                              ("register", "bawaslu:kab-bima", {}), ("forward", "bawaslu:kab-bima", {}),
+                              ("return_to_bawaslu", "bkn", {}), ("forward", "bawaslu:kab-bima", {}),
+                              ("begin_examination", "bkn", {}),
+                              ("recommend", "bkn", {"track": "discipline", "sanction": "written_reprimand"})])
+    later = end + timedelta(days=30)
+    steps = [("mark_overdue", "system", {}), ("block_personnel_data", "bkn", {}),
+             ("escalate", "bkn", {"to": "kemendagri"}), ("unblock_personnel_data", "bkn", {})]
+    walk(app, case_id, steps, start=later)
+    [row] = ReadSide(app).rows(select(case_summary).where(case_summary.c.case_id == str(case_id)))
+    day = timedelta(days=1)
+    expected = {"correction_requested": T0 + 2 * day, "correction_submitted": T0 + 3 * day,
+                "returned": T0 + 6 * day, "overdue": later + day, "blocked": later + 2 * day,
+                "escalated": later + 3 * day, "unblocked": later + 4 * day}
+    assert {name: row[f"{name}_at"] for name in expected} == expected
+    assert all(row[f"{name}_recorded_at"] is not None for name in expected)
