@@ -22,10 +22,13 @@ def test_python_walkthroughs_run(tmp_path, monkeypatch):
     walkthrough, auditor = blocks("python")
     namespace: dict = {}
     exec(compile(walkthrough, "README.md", "exec"), namespace)
-    assert namespace["case"].state == "under_review" and namespace["then"].state == "reported"
+    assert namespace["case"].state == "sanctioned" and namespace["then"].state == "under_review"
+    assert namespace["case"].sanction["sanction"] == "written_reprimand" and "mark_overdue" in namespace["case"].milestones
     assert namespace["before"].version == 1
     exec(compile(auditor, "README.md", "exec"), namespace)
-    assert namespace["a"].history(namespace["case_id"])["trigger"].tolist() == ["report", "begin_review"]
+    assert namespace["a"].history(namespace["case_id"])["trigger"].tolist() == [
+        "report", "begin_review", "register", "forward", "begin_examination", "recommend", "mark_overdue",
+        "impose_sanction"]
 
 
 def test_cli_walkthrough_runs(tmp_path):
