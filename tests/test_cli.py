@@ -28,18 +28,23 @@ def jejak(db_url, capsys):
 def test_walk_a_case_to_its_sanction(jejak):
     case = jejak(*REPORT).strip()
     for trigger, actor, *extra in [
-        ("begin_review", "bawaslu:kab-bima@andi"), ("register", "bawaslu:kab-bima"),
+        ("begin_review", "bawaslu:kab-bima@andi"), ("request_correction", "bawaslu:kab-bima"),
+        ("submit_correction", "reporter"), ("register", "bawaslu:kab-bima"),
         ("forward", "bawaslu:prov-ntb"), ("begin_examination", "bkn"),
         ("recommend", "bkn", "--set", "track=discipline", "--set", "sanction=allowance_cut_6m"),
     ]:
         jejak("advance", case, trigger, "--as", actor, "--at", "2024-10-08T10:00+07:00", *extra)
     assert json.loads(jejak("triggers", case, "--as", "ppk:pemkab-bima", "--json")) == [
         "begin_ppk_examination", "impose_sanction", "record_departure"]
+    out = jejak("advance", case, "begin_ppk_examination", "--as", "ppk:pemkab-bima", "--at", "2024-10-09T10:00+07:00")
+    assert out.strip() == "under_ppk_examination"
     out = jejak("advance", case, "impose_sanction", "--as", "ppk:pemkab-bima", "--at", "2024-10-10T10:00+07:00",
                 "--set", "sanction=written_reprimand", "--set", "decree_number=800/45/2024")
     assert out.strip() == "sanctioned"
     history = json.loads(jejak("show", case, "--json"))
-    assert [row["trigger"] for row in history][-2:] == ["recommend", "impose_sanction"]
+    assert [row["trigger"] for row in history] == [
+        "report", "begin_review", "request_correction", "submit_correction", "register", "forward",
+        "begin_examination", "recommend", "begin_ppk_examination", "impose_sanction"]
     assert history[-1]["details"]["decree_number"] == "800/45/2024"
     assert "Siti" not in jejak("show", case)  # the reporter's personal data stays out of the history view
     listed = json.loads(jejak("cases", "--state", "sanctioned", "--json"))
@@ -76,6 +81,11 @@ def test_tick_twice_marks_once(jejak):
 def test_errors_are_one_clear_line(jejak, argv, code, message):
     err = jejak(*argv, code=code)
     assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_tick_in_the_future_is_refused_naming_now(jejak):
+    assert "now: 2999-01-01T00:00:00+07:00 is in the future" in jejak("tick", "--now", "2999-01-01T00:00+07:00",
+                                                                      code=2)
 
 
 def test_illegal_transition_names_case_state_and_legal_triggers(jejak):

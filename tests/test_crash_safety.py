@@ -272,7 +272,6 @@ def event_keys(app: Jejak) -> list[tuple]:
     return [(e.originator_id, e.originator_version, e.trigger, e.occurred_at, e.timestamp) for e in all_events(app)]
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_kill_during_demo_then_rerun_completes_it(db_url, tmp_path):
     """The demo saves its events in batches, one transaction each: after a kill the store holds exactly the
     first batches of an uninterrupted run, and running it again completes it (the same seed and scale)."""

@@ -166,6 +166,20 @@ def test_cli_summary(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'jejak.db'}"
     assert main(["--db", db, "demo", "--election", "pilkada-2024", "--scale", "0.02", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "pilkada-2024" in out and "funnel" in out and "jupyter lab notebooks/" in out
+    assert "pilkada-2024" in out and "funnel" in out
+    assert f"JEJAK_DB=sqlite:///{tmp_path / 'jejak.db'} " in out and "jupyter lab notebooks/" in out
     assert main(["demo", "--election", "pilkada-2024", "--scale", "0.02", "--db", db]) == 1
     assert "already holds" in capsys.readouterr().err
+
+
+def test_cli_summary_names_the_five_slowest_ppks(tmp_path, capsys):
+    from workflow.cli import main
+
+    db = f"sqlite:///{tmp_path / 'jejak.db'}"
+    assert main(["--db", db, "demo", "--election", "pilkada-2020", "--scale", "0.1", "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if "slowest PPKs" in line)
+    slowest = lines[start + 1:start + 6]
+    assert all("days" in line and "followed up" in line for line in slowest) and not lines[start + 6].strip()
+    days = [float(line.split()[1]) for line in slowest]
+    assert days == sorted(days, reverse=True)

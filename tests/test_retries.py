@@ -61,3 +61,34 @@ def test_an_outsider_is_refused_without_learning_the_state(app):
     with pytest.raises(NotAuthorized) as refusal:
         app.advance(case_id, "recommend", "bawaslu:kab-dompu")
     assert "reported" not in str(refusal.value) and "legal triggers" not in str(refusal.value)
+
+
+def test_cli_retries_flag_decides_again_after_a_lost_race(app, db_url, monkeypatch, capsys):
+    """`jejak advance --retries N`: a rival writes just before the CLI's save; the CLI decides again and wins.
+    Without --retries the lost race is refused (exit 5) and the rival's write kept."""
+    from workflow.cli import main
+
+    case_id = new_case(app)
+    walk(app, case_id, TO_RECOMMENDED)
+    commit, rivals = Jejak._commit, []
+
+    def rival_first(self, *cases):
+        if rivals and self is not app:
+            trigger, days, fields = rivals.pop()
+            app.advance(case_id, trigger, "ppk:pemkab-bima", occurred_at=T0 + timedelta(days=days), **fields)
+        return commit(self, *cases)
+
+    monkeypatch.setattr(Jejak, "_commit", rival_first)
+
+    def advance(trigger: str, days: int, *extra: str) -> int:
+        return main(["--db", db_url, "advance", str(case_id), trigger, "--as", "bkn",
+                     "--at", (T0 + timedelta(days=days)).isoformat(), *extra])
+
+    rivals.append(("begin_ppk_examination", 10, {}))
+    assert advance("block_personnel_data", 11, "--retries", "1") == 0 and not rivals
+    assert capsys.readouterr().out.strip() == "under_ppk_examination"
+    assert [e.trigger for e in app.case_events(case_id)][-2:] == ["begin_ppk_examination", "block_personnel_data"]
+    rivals.append(("record_departure", 12, {"reason": "retired"}))
+    assert advance("unblock_personnel_data", 13) == 5
+    assert "changed by another writer" in capsys.readouterr().err
+    assert [e.trigger for e in app.case_events(case_id)][-1] == "record_departure"

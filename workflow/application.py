@@ -165,6 +165,8 @@ class Jejak(Application):
         now = now or self.clock()
         if now.tzinfo is None:
             raise InvalidField("now", f"must be timezone-aware, got {now!r}", allowed="e.g. 2024-11-01T00:00+07:00")
+        if now > self.clock() + commands.CLOCK_SKEW:  # a deadline is missed only once it is past
+            raise InvalidField("now", f"{now.isoformat()} is in the future", allowed="a time up to now")
         marked = []
         for case_id in ReadSide(self).due_cases(now):
             case = self.get_case(case_id)

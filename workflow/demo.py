@@ -33,6 +33,7 @@ import sys
 import time as timer
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import date, datetime, time, timedelta, timezone
 from statistics import median
 from typing import Any
@@ -1077,14 +1078,15 @@ def cmd_demo(args) -> int:
             result["elections"].update(part["elections"])
         if not result["elections"]:
             return 1
+        store = app.store
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
-        print_summary(result)
+        print_summary(result, notebooks_store=store)
     return 0
 
 
-def print_summary(result: dict[str, Any], out=None) -> None:
+def print_summary(result: dict[str, Any], out=None, notebooks_store=None) -> None:
     out = out or sys.stdout
     w = lambda text="": print(text, file=out)  # noqa: E731
     for name, s in result["elections"].items():
@@ -1111,7 +1113,17 @@ def print_summary(result: dict[str, Any], out=None) -> None:
                 w(f"    {row['ppk']:<32} {row['median_days']:>6.1f} days  {row['followed_up']}/"
                   f"{row['recommendations']} followed up")
         w()
-    w("Open the notebooks with:  jupyter lab notebooks/")
+    w(f"Open the notebooks on this store with:  {notebooks_command(notebooks_store)}")
+
+
+def notebooks_command(store=None) -> str:
+    """How to open the notebooks (they read JEJAK_DB, else the repository's jejak.db) on this store."""
+    jupyter = Path(sys.executable).with_name("jupyter")
+    command = f"{jupyter if jupyter.exists() else 'jupyter'} lab notebooks/"
+    if store is None:
+        return command
+    url = str(store) if store.is_postgres else f"sqlite:///{Path(store.database).resolve()}"
+    return f"JEJAK_DB={url} {command}"
 
 
 def _pct(value: float | None) -> str:
