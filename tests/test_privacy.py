@@ -162,3 +162,34 @@ def test_after_erasure_the_chain_verifies_and_the_audits_still_work(app):
     assert read_side.snapshot(catch_up=False) == live
     for planted in PLANTED.values():
         assert planted.encode() not in raw_store_bytes(app)
+
+
+def test_a_case_saved_with_several_events_at_once_keeps_its_reporter_key(app):
+    """Batch paths (the demo, record_cases) build a case through several steps before its first save: the
+    reporter's data key must be kept with it, or the sealed data could never be read again."""
+    from datetime import timedelta
+
+    from tests.conftest import T0
+
+    case = app.new_case("reporter", occurred_at=T0, **{**report_fields_planted()})
+    app.apply_trigger(case, "begin_review", "bawaslu:kab-bima", occurred_at=T0 + timedelta(days=1))
+    app.apply_trigger(case, "register", "bawaslu:kab-bima", occurred_at=T0 + timedelta(days=2))
+    app.record_cases(case)
+    assert app.reporter(case.id)["name"] == PLANTED["reporter_name"]
+    assert app._new_subject_keys == {}  # nothing left waiting in memory
+
+
+def test_demo_reporters_stay_readable(db_url):
+    from workflow import demo
+
+    with Jejak(db_url, clock=demo.DemoClock()) as app:
+        demo.generate(app, "pilkada-2024", seed=2, scale=0.03, progress=False)
+        ids = {n.originator_id for n in app.recorder.select_notifications(start=0, limit=5000)}
+        sealed = [i for i in ids if app.get_case(i).reporter]
+        assert sealed and all(app.reporter(i)["name"] for i in sealed)
+
+
+def report_fields_planted() -> dict:
+    from tests.conftest import report_fields
+
+    return report_fields(**PLANTED)

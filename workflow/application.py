@@ -145,14 +145,15 @@ class Jejak(Application):
         self._commit(*cases)
 
     def _commit(self, *cases: Case) -> None:
-        subjects = [c.reporter["subject"] for c in cases if c.version == 1 and c.reporter]
+        # new cases, with however many events before their first save: their reporters' keys go first
+        subjects = [c.reporter["subject"] for c in cases if c.reporter and _is_new(c)]
         new_keys = {s: self._new_subject_keys.pop(s) for s in subjects if s in self._new_subject_keys}
         self.subject_keys.store(new_keys)
         try:
             self.save(*cases)
         except IntegrityError as error:  # nothing was written; the case objects are stale now
             self.subject_keys.discard(new_keys)  # nor is any key kept for the reports that were refused
-            if len(cases) == 1 and cases[0].version == 1:
+            if len(cases) == 1 and _is_new(cases[0]):
                 raise InvalidField("external_ref", f"{cases[0].external_ref!r} is already case {cases[0].id}") \
                     from None
             ids = ", ".join(str(c.id) for c in cases)
@@ -230,3 +231,9 @@ class Jejak(Application):
         if not covers(actor, case.region["province"], case.region["regency"], case.agencies):
             return []
         return [t for t in legal if actor.role in rules.roles_for(era, case.state, t)]
+
+
+def _is_new(case: Case) -> bool:
+    """Whether the case's report is among its unsaved events (it has never been saved)."""
+    pending = case.pending_events
+    return bool(pending) and pending[0].originator_version == 1
