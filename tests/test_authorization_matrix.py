@@ -2,8 +2,9 @@
 
 Table-driven from the definitions themselves: for each transition row and source state, a case is put in
 that state, and every actor below tries the trigger. Expected: allowed iff the row lists the actor's role
-and the actor's scope covers the case (a kab-bima case, employed by pemkab-bima, in prov-ntb). A refusal must
-leave the store exactly as it was.
+and the actor's scope covers the case (a kab-bima case, employed by pemkab-bima, in prov-ntb; once
+recommended, also the PPK the recommendation is addressed to, when that is another agency). A refusal must
+leave the store exactly as it was: no event, no reporter data key. On SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -43,8 +44,17 @@ PATHS = {
 }
 
 
-def prepare(app: Jejak, era_id: str, state: str, trigger: str):
-    """A case in `state`; blocked first when the trigger needs personnel data blocked."""
+def store_state(app: Jejak) -> tuple[int, int]:
+    """What a write would change: the log's last position and the number of reporter data keys."""
+    with app.recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute("SELECT count(*) AS n FROM subject_keys")
+        keys = cursor.fetchone()["n"]
+    return app.recorder.max_notification_id() or 0, keys
+
+
+def prepare(app: Jejak, era_id: str, state: str, trigger: str, addressed: str | None = None):
+    """A case in `state`; blocked first when the trigger needs personnel data blocked; its recommendation
+    addressed to `addressed` (default: the employer)."""
     steps = list(PATHS[state])
     if trigger == "unblock_personnel_data" and "block_personnel_data" not in steps:
         steps.append("block_personnel_data")
@@ -59,7 +69,8 @@ def prepare(app: Jejak, era_id: str, state: str, trigger: str):
                  "cancel": "bawaslu:kab-bima", "mark_overdue": "system", "block_personnel_data": "bkn",
                  "reject_registration": "bawaslu:kab-bima", "dismiss": "bawaslu:kab-bima",
                  "find_not_proven": ERAS[era_id].commission, "reject": ERAS[era_id].commission}[step]
-        app.apply_trigger(case, step, actor, occurred_at=at, **FIELDS.get(step, {}))
+        fields = dict(FIELDS.get(step, {}), **({"ppk": addressed} if step == "recommend" and addressed else {}))
+        app.apply_trigger(case, step, actor, occurred_at=at, **fields)
     assert case.state == state
     return case
 
@@ -76,38 +87,66 @@ def combinations(era_id: str):
                 yield row["trigger"], state
 
 
+@pytest.mark.parametrize("addressed", [None, "pemkab-dompu"])
 @pytest.mark.parametrize("era_id", list(ERAS))
-def test_only_allowed_combinations_write(tmp_path, era_id):
-    app = Jejak(f"sqlite:///{tmp_path / 'matrix.db'}", clock=lambda: datetime(2029, 6, 1, tzinfo=timezone.utc))
+def test_only_allowed_combinations_write(db_url, era_id, addressed):
+    app = Jejak(db_url, clock=lambda: datetime(2029, 6, 1, tzinfo=timezone.utc))
     era = ERAS[era_id]
     wrong, tried, allowed_count = [], 0, 0
     for trigger, state in combinations(era_id):
-        shared = prepare(app, era_id, state, trigger)
+        if addressed and "recommend" not in PATHS[state]:
+            continue  # the same as with no other PPK addressed
+        shared = prepare(app, era_id, state, trigger, addressed)
         app.record_cases(shared)
         legal = trigger in rules.legal_triggers(era, state, _facts(app, shared))
+        agencies = {"pemkab-bima", addressed} - {None}
         for text in ACTORS:
             actor = Actor.parse(text)
             expected = legal and actor.role in rules.roles_for(era, state, trigger) and covers(
-                actor, "prov-ntb", "kab-bima", {"pemkab-bima"})
+                actor, "prov-ntb", "kab-bima", agencies)
             case = shared
             if expected:  # a write changes the case: give each allowed actor a fresh one
-                case = prepare(app, era_id, state, trigger)
+                case = prepare(app, era_id, state, trigger, addressed)
                 app.record_cases(case)
-            before = app.recorder.max_notification_id()
+            before = store_state(app)
             tried += 1
             try:
                 app.advance(case.id, trigger, actor, occurred_at=ATTEMPT_AT, **FIELDS.get(trigger, {}))
                 outcome = "written"
             except (NotAuthorized, IllegalTransition) as refusal:
                 outcome = type(refusal).__name__
-            after = app.recorder.max_notification_id()
-            if (outcome == "written") != expected or (after != before) != expected:
+            after = store_state(app)
+            if (outcome == "written") != expected or (after[0] != before[0]) != expected or (
+                    after[1] != before[1] and (trigger != "erase_reporter" or not expected)):
                 wrong.append(f"{trigger} from {state} by {text}: expected {'write' if expected else 'refusal'}, "
                              f"got {outcome}, log {before}->{after}")
             allowed_count += expected
     app.close()
     assert not wrong, "\n".join(wrong)
-    assert tried > 300 and allowed_count > 40  # the matrix really was exercised
+    assert (tried, allowed_count) > ((150, 20) if addressed else (300, 40))  # the matrix really was exercised
+
+
+@pytest.mark.parametrize("era_id", list(ERAS))
+def test_only_allowed_reporters_write(db_url, era_id):
+    """The `report` row: a reporter, or a Bawaslu whose region covers the report (a finding); nobody else."""
+    app = Jejak(db_url)
+    era, wrong = ERAS[era_id], []
+    for text in ACTORS:
+        actor = Actor.parse(text)
+        expected = actor.role in rules.roles_for(era, "new", "report") and covers(
+            actor, "prov-ntb", "kab-bima", {"pemkab-bima"})
+        before = store_state(app) if app.recorder.max_notification_id() else (0, 0)
+        try:
+            app.report(actor, occurred_at=START[era_id], **report_fields(election="pilkada-2024"))
+            outcome = "written"
+        except (NotAuthorized, IllegalTransition) as refusal:
+            outcome = type(refusal).__name__
+        after = store_state(app) if app.recorder.max_notification_id() else (0, 0)
+        if (outcome == "written") != expected or (after != before) != expected:
+            wrong.append(f"report by {text}: expected {'write' if expected else 'refusal'}, got {outcome}, "
+                         f"store {before}->{after}")
+    app.close()
+    assert not wrong, "\n".join(wrong)
 
 
 def _facts(app: Jejak, case):
