@@ -270,3 +270,24 @@ def test_cli_options_after_the_subcommand(capsys, tmp_path):
     assert code == 0 and json.loads(out)["imported"] == 15
     code, out, _ = run(capsys, "export", "case_summary", "--db", db)
     assert code == 0 and len(out.splitlines()) == 16
+
+
+def test_rows_another_writer_imported_meanwhile_are_skipped_not_doubled(db_url, monkeypatch, tmp_path):
+    """Between the check for existing cases and the write, another import wrote some of the same cases: the
+    batch's insert is refused whole (on PostgreSQL by COPY), then written without those, counted as already."""
+    from workflow import importer
+
+    with Jejak(db_url) as app:
+        assert import_file(app, SAMPLE).imported == 15
+        events = app.recorder.max_notification_id()
+        rows = SAMPLE.read_text(encoding="utf-8").splitlines()
+        extra = tmp_path / "sample-plus-one.csv"
+        extra.write_text("\n".join([*rows, rows[1].replace(rows[1].split(",")[0], "EXTRA-1", 1)]) + "\n",
+                         encoding="utf-8")
+        real, calls = importer.existing_case_ids, []
+        monkeypatch.setattr(importer, "existing_case_ids",
+                            lambda app_, ids: calls.append(1) or (set() if len(calls) == 1 else real(app_, ids)))
+        result = import_file(app, extra)
+        assert (result.imported, result.already, result.ok) == (1, 15, True) and len(calls) == 2
+        added = app.recorder.select_notifications(start=events, limit=100, inclusive_of_start=False)
+        assert len({n.originator_id for n in added}) == 1 and len(added) == result.events

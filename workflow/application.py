@@ -146,14 +146,15 @@ class Jejak(Application):
 
     def _commit(self, *cases: Case) -> None:
         # new cases, with however many events before their first save: their reporters' keys go first
-        subjects = [c.reporter["subject"] for c in cases if c.reporter and _is_new(c)]
+        new = [_is_new(c) for c in cases]  # before saving: a save collects the pending events
+        subjects = [c.reporter["subject"] for c, is_new in zip(cases, new) if c.reporter and is_new]
         new_keys = {s: self._new_subject_keys.pop(s) for s in subjects if s in self._new_subject_keys}
         self.subject_keys.store(new_keys)
         try:
             self.save(*cases)
         except IntegrityError as error:  # nothing was written; the case objects are stale now
             self.subject_keys.discard(new_keys)  # nor is any key kept for the reports that were refused
-            if len(cases) == 1 and _is_new(cases[0]):
+            if new == [True]:
                 raise InvalidField("external_ref", f"{cases[0].external_ref!r} is already case {cases[0].id}") \
                     from None
             ids = ", ".join(str(c.id) for c in cases)
