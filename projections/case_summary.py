@@ -75,6 +75,8 @@ class CaseSummary:
             ppk=event.terlapor["agency"], position_group=event.terlapor["position_group"],
             category=event.category, election=f"{event.election['kind']}-{event.election['year']}",
             election_kind=event.election["kind"], election_year=int(event.election["year"]),
+            filing_deadline=event.filing_deadline, filing_due_at=event.filing_due_at,
+            filed_late=None if event.filing_due_at is None else event.occurred_at >= event.filing_due_at,
             state="new", deadline_missed=False, overdue=False, overdue_count=0, ppk_overdue=False,
             personnel_data_blocked=False, ever_blocked=False, escalated=False, escalation_count=0,
             **{f"days_{stage}": 0.0 for stage in STAGES}, **{f"stints_{stage}": 0 for stage in STAGES},

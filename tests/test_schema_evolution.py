@@ -1,4 +1,5 @@
-"""Stored events written by an earlier version still load: `SanctionImposed` v1 had no `decree_date`.
+"""Stored events written by an earlier version still load: `SanctionImposed` v1 had no `decree_date`,
+`Reported` v1 no filing deadline.
 
 `tests/fixtures/jejak-v1.db` was written by Jejak before v2 of that event (3 cases, 2 sanctioned) and is
 never modified: each test works on a copy.
@@ -52,7 +53,8 @@ def test_reporter_data_recorded_in_clear_reads_and_refuses_erasure_clearly(tmp_p
     with Jejak(f"sqlite:///{store}") as app:
         reports = [n for n in app.recorder.select_notifications(start=1, limit=100) if n.topic.endswith("Reported")]
         case_id = reports[0].originator_id
-        assert b'"sealed"' not in reports[0].state
+        assert b'"sealed"' not in reports[0].state and b"filing_due_at" not in reports[0].state  # v1 bytes
+        assert app.get_case(case_id).filing_due_at is None  # Reported v1 upcast: no filing deadline decided
         assert app.reporter(case_id)["name"]
         with pytest.raises(IllegalTransition, match="recorded in clear"):
             app.advance(case_id, "erase_reporter", "bawaslu:kab-bima")

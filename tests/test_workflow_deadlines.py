@@ -229,3 +229,34 @@ def test_tick_skips_a_case_whose_history_is_already_past_now(app):
     # once `now` has caught up with the case's history, its miss is recorded
     assert app.tick(now=midnight(2024, 10, 26)) == [(moved_on, "ppk_follow_up")]
     assert app.get_case(moved_on).state == "overdue"
+
+
+def test_the_filing_deadline_is_decided_at_the_report_and_late_reports_are_flagged(db_url):
+    """A report is due 7 days after its incident (a finding, 7 days too: `finding_record`). A late one is still
+    recorded (Bawaslu decides); the due time is kept on the event and case_summary flags it."""
+    from projections.readside import ReadSide
+
+    with Jejak(db_url) as app:
+        late = new_case(app, event_date="2024-09-20")  # T0 is 1 Oct 09:00: due by 28 Sep 00:00 WIB
+        in_time = new_case(app, event_date="2024-09-25")  # due by 3 Oct 00:00 WIB
+        finding = app.report("bawaslu:kab-bima", occurred_at=T0, **{**report_fields_without_reporter(),
+                                                                     "event_date": "2024-09-20"})
+        undated = new_case(app)
+        assert app.get_case(late).filing_due_at == midnight(2024, 9, 28)
+        rows = {row["case_id"]: row for row in ReadSide(app).cases()}
+        flags = {case: (rows[str(case)]["filing_deadline"], rows[str(case)]["filed_late"])
+                 for case in (late, in_time, finding, undated)}
+        assert flags == {late: ("report_filing", True), in_time: ("report_filing", False),
+                         finding: ("finding_record", True), undated: (None, None)}
+    # a setting changed later does not re-judge what was recorded; new reports follow it
+    settings = Settings(deadline_overrides={"report_filing": "30"})
+    with Jejak(db_url, settings=settings) as app:
+        assert app.get_case(late).filing_due_at == midnight(2024, 9, 28)
+        again = new_case(app, event_date="2024-09-20")
+        assert app.get_case(again).filing_due_at == midnight(2024, 10, 21)
+
+
+def report_fields_without_reporter() -> dict:
+    from tests.conftest import report_fields
+
+    return report_fields(reporter_name=None, reporter_contact=None)

@@ -53,6 +53,13 @@ class Case(Aggregate):
         incident: dict[str, Any]  # description, place, date, witnesses, evidence
         reporter: dict[str, Any] | None  # {"subject", "sealed"}: encrypted under its own key (privacy.py)
         external_ref: str | None
+        class_version = 2  # v2 added the filing deadline
+        filing_deadline: str | None  # report_filing or finding_record, when the incident's date was given
+        filing_due_at: datetime | None  # by when the report was due after the incident
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["filing_deadline"] = state["filing_due_at"] = None  # not decided before v2
 
         def apply(self, case: Case) -> None:
             case.milestones = {}
@@ -66,6 +73,7 @@ class Case(Aggregate):
             case.era, case.source, case.terlapor = self.era, self.source, self.terlapor
             case.region, case.category, case.election = self.region, self.category, self.election
             case.incident, case.reporter, case.external_ref = self.incident, self.reporter, self.external_ref
+            case.filing_due_at = self.filing_due_at
             case.reporter_erased = False
             super().apply(case)
 

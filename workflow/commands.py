@@ -7,7 +7,7 @@ here, never in an event body, so replaying history never re-runs today's rules.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from workflow import rules
@@ -69,11 +69,26 @@ def decide_report(actor: Actor, occurred_at: datetime, recorded_at: datetime, fi
     incident_date = parts["incident"]["date"]
     if incident_date and incident_date > occurred_at.astimezone(settings.zone).date().isoformat():
         raise InvalidField("event_date", f"{incident_date} is after the report itself")
+    source = "report" if actor.role == "reporter" else "finding"
+    filing_deadline, filing_due_at = _filing_deadline(era, source, incident_date, settings)
     return dict(
         actor=actor.as_dict(), occurred_at=occurred_at, workflow_version=era.version, state="reported",
-        deadline=None, due_at=None, note=optional_text("note", note), era=era.id,
-        source="report" if actor.role == "reporter" else "finding", **parts,
+        deadline=None, due_at=None, note=optional_text("note", note), era=era.id, source=source,
+        filing_deadline=filing_deadline, filing_due_at=filing_due_at, **parts,
     )
+
+
+def _filing_deadline(era: Era, source: str, incident_date: str | None, settings: Settings
+                     ) -> tuple[str | None, datetime | None]:
+    """By when the report (or Bawaslu's finding) was due after the incident became known: decided now and
+    recorded, so that a later setting never re-judges it. A late one is still recorded: Bawaslu decides what
+    follows (``reject_registration``); the read side flags it."""
+    name = "report_filing" if source == "report" else "finding_record"
+    deadline = settings.deadline(era, name)
+    if not incident_date or deadline is None or deadline.days is None:
+        return None, None
+    known = datetime.combine(date.fromisoformat(incident_date), time(0), tzinfo=settings.zone)
+    return name, settings.due_at(known, deadline)
 
 
 def decide(case: Case, trigger: str, actor: Actor, occurred_at: datetime, recorded_at: datetime,
