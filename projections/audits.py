@@ -431,7 +431,9 @@ def _event_details(rs, notification_ids: pd.Series, rows) -> pd.DataFrame:
     query = select(*(e[name] for name in names)).order_by(e.notification_id)
     if len(rows) > len(notification_ids) // 5:
         last = int(notification_ids.iloc[-1])  # events caught up since the times were read are not wanted
-        return _frame(rs, case_event, query.where(e.notification_id <= last))
+        whole = _frame(rs, case_event, query.where(e.notification_id <= last))
+        if len(whole) == len(notification_ids):  # row i is still the i-th event (else: by id, below)
+            return whole
     wanted = pd.unique(rows)
     ids = notification_ids.take(wanted).tolist()
     parts = [_frame(rs, case_event, query.where(e.notification_id.in_(ids[i:i + 10_000])))
