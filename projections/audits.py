@@ -153,12 +153,11 @@ def _dates(as_of) -> list:
 
 def _summary(rs, names: list[str], *where) -> pd.DataFrame:
     """These `case_summary` columns of the cases matching `where`, ordered by report time (as
-    `case_summary_frame`): only what an audit uses crosses into pandas. No match: no rows, with the dtypes the
-    whole columns have (as when the cases were filtered in pandas)."""
+    `case_summary_frame`): only what an audit uses crosses into pandas. No match: no rows, each column typed
+    by its SQL type (read_frame's empty frame)."""
     query = select(*(case_summary.c[name] for name in dict.fromkeys(names)))
     order = (case_summary.c.reported_at, case_summary.c.case_id)
-    frame = _frame(rs, case_summary, query.where(*where).order_by(*order))
-    return _frame(rs, case_summary, query).iloc[:0] if frame.empty and where else frame
+    return _frame(rs, case_summary, query.where(*where).order_by(*order))
 
 
 def _sql_before(column, cutoff: tuple[pd.Timestamp, bool]):

@@ -52,8 +52,13 @@ def _deadline_after(case: Case | None, era: Era, dest: str, occurred_at: datetim
     if stage is None:
         return None, None
     name = f"{stage}.{election_kind}" if stage == "bawaslu_handling" else stage
+    return _running(era, name, occurred_at, settings)
+
+
+def _running(era: Era, name: str, start: datetime, settings: Settings) -> tuple[str | None, datetime | None]:
+    """Deadline `name` begun at `start`: (name, when it falls due), or (None, None) where it is off."""
     deadline = settings.deadline(era, name)
-    due_at = settings.due_at(occurred_at, deadline) if deadline else None
+    due_at = settings.due_at(start, deadline) if deadline else None
     return (name, due_at) if due_at else (None, None)
 
 
@@ -83,12 +88,10 @@ def _filing_deadline(era: Era, source: str, incident_date: str | None, settings:
     """By when the report (or Bawaslu's finding) was due after the incident became known: decided now and
     recorded, so that a later setting never re-judges it. A late one is still recorded: Bawaslu decides what
     follows (``reject_registration``); the read side flags it."""
-    name = "report_filing" if source == "report" else "finding_record"
-    deadline = settings.deadline(era, name)
-    if not incident_date or deadline is None or deadline.days is None:
+    if not incident_date:
         return None, None
     known = datetime.combine(date.fromisoformat(incident_date), time(0), tzinfo=settings.zone)
-    return name, settings.due_at(known, deadline)
+    return _running(era, "report_filing" if source == "report" else "finding_record", known, settings)
 
 
 def decide(case: Case, trigger: str, actor: Actor, occurred_at: datetime, recorded_at: datetime,

@@ -33,8 +33,8 @@ import sys
 import time as timer
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 from statistics import median
 from typing import Any
 from uuid import UUID, uuid5

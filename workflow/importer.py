@@ -575,14 +575,9 @@ class _Built:
 
     def __init__(self):
         self.cases: list[tuple[UUID, int]] = []  # (case id, number of events)
-        self.events: list[tuple] = []  # the stored events' fields, in order (tuples pickle 2x faster)
+        self.events: list[tuple] = []  # (originator id, version, topic, state) in order: tuples pickle 2x faster
         self.keys: dict[str, str] = {}  # new reporter data keys (subject -> key)
         self.bad: list[RowError] = []
-
-    def stored_events(self) -> list:
-        from eventsourcing.persistence import StoredEvent
-
-        return [StoredEvent(*fields) for fields in self.events]
 
 
 _APP = None  # the application, in forked worker processes
@@ -599,10 +594,7 @@ def _build(app, batch: list[tuple[int, dict[str, Any], str]], actors: _Actors | 
     for line, values, key in batch:
         try:
             case = build_case(app, plan_row(values, zone, key), actors)
-        except _StepError as error:
-            built.bad.append(RowError(line, str(error)))
-            continue
-        except JejakError as error:  # the row itself cannot be read into commands
+        except (_StepError, JejakError) as error:  # a refused step, or a row that cannot be read into commands
             built.bad.append(RowError(line, str(error)))
             continue
         if case.reporter:
@@ -665,7 +657,7 @@ def _save(app, built: _Built, result: ImportResult) -> None:
 
     app.subject_keys.store(built.keys)
     try:
-        _insert(app, built.stored_events())
+        _insert(app, built.events)
     except IntegrityError:
         # another writer imported some of these meanwhile: nothing of this batch was written; skip theirs
         existing = existing_case_ids(app, [case_id for case_id, _ in built.cases])
@@ -675,17 +667,20 @@ def _save(app, built: _Built, result: ImportResult) -> None:
         built.cases = [(case_id, n) for case_id, n in built.cases if case_id not in existing]
         built.events = [fields for fields in built.events if fields[0] not in existing]
         if built.events:
-            _insert(app, built.stored_events())
+            _insert(app, built.events)
     result.written = True
 
 
-def _insert(app, events: list) -> None:
-    """Insert a batch of stored events in one transaction. On PostgreSQL by ``COPY``, under eventsourcing's own
-    table lock and NOTIFY (as its recorder inserts, so notification ids follow commit order and followers wake):
-    the recorder's array-of-composites parameter is dumped value by value in Python, over half of a write."""
+def _insert(app, events: list[tuple]) -> None:
+    """Insert a batch of stored events' fields in one transaction: through the recorder, or on PostgreSQL by
+    ``COPY``, under eventsourcing's own table lock and NOTIFY (as its recorder inserts, so notification ids follow
+    commit order and followers wake): the recorder's array-of-composites parameter is dumped value by value in
+    Python, over half of a write."""
     recorder = app.recorder
     if not app.store.is_postgres or recorder.datastore.originator_id_type != "uuid":
-        recorder.insert_events(events)
+        from eventsourcing.persistence import StoredEvent
+
+        recorder.insert_events([StoredEvent(*fields) for fields in events])
         return
     import psycopg
     from eventsourcing.persistence import IntegrityError
@@ -699,8 +694,8 @@ def _insert(app, events: list) -> None:
             recorder._notify_channel(cursor)
             with cursor.copy(copy) as rows:
                 rows.set_types(["uuid", "int8", "text", "bytea"])
-                for event in events:
-                    rows.write_row((event.originator_id, event.originator_version, event.topic, event.state))
+                for fields in events:
+                    rows.write_row(fields)
     except psycopg.errors.UniqueViolation as error:  # as the recorder reports it: nothing of the batch written
         raise IntegrityError(str(error)) from None
 
