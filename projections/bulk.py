@@ -10,15 +10,23 @@ transaction.
 from __future__ import annotations
 
 import gc
+import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cache
+from typing import Literal
 
 from sqlalchemy import Connection, Table
 
 from projections.tables import UTCDateTime
 
 UTC = timezone.utc
+
+# sqlite3 binds None and bool only after failing to find an adapter for them (a missed dict lookup, then
+# ``__adapt__`` and ``__conform__`` looked up and not found): 0.4 µs a value, half of a wide row's insert
+# (measured: 28 NULLs 13.9 -> 5.9 µs a row). Registered adapters give the same values, bound as before.
+sqlite3.register_adapter(type(None), lambda value: None)
+sqlite3.register_adapter(bool, int)
 
 
 def _sqlite_datetime(value: datetime | None) -> str | None:
@@ -88,8 +96,9 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
 def read_frame(read_side, table: Table, query=None):
     """A query on the read models as a pandas DataFrame, like building it from ``read_side.rows(query)`` but
     without SQLAlchemy's per-row result processing (measured: most of an audit's time on 20k cases): columns
-    are built vectorised from the driver's rows, or on PostgreSQL from ``COPY``'s CSV. The query may select
-    any columns or labelled expressions (default: all of `table`); their types decide the conversions."""
+    are read as Arrow arrays (an SQLite file through ADBC's SQLite driver; PostgreSQL as ``COPY``'s CSV), not as
+    Python objects per value. The query may select any columns or labelled expressions (default: all of
+    `table`); their types decide the conversions."""
     import pandas as pd
     from sqlalchemy import select
 
@@ -101,7 +110,9 @@ def read_frame(read_side, table: Table, query=None):
         if dialect.name == "postgresql" and dialect.driver == "psycopg":
             data = _copy_columns(conn, query, columns)
         else:
-            data = _row_columns(conn, query, columns)
+            data = _adbc_columns(conn, query, columns)
+            if data is False:
+                data = _row_columns(conn, query, columns)
     names = [c.name for c in columns]
     return _empty_frame(columns) if data is None else pd.DataFrame(dict(zip(names, data)), columns=names)
 
@@ -205,6 +216,47 @@ def _utc_times(values: tuple, dialect):
     return pd.Series(array.to_numpy(zero_copy_only=False)).dt.tz_localize("UTC")
 
 
+# --- through ADBC (an SQLite file) -------------------------------------------------------------------------
+
+def _adbc_columns(conn: Connection, query, columns) -> list | None | Literal[False]:
+    """The query's columns read by ADBC's SQLite driver straight into Arrow: 2-3x faster than the sqlite3
+    module's rows (one Python object per value). None: no rows; False: not an SQLite file, or values that do
+    not have their column's type (an edit by another tool): read them from the driver's rows instead."""
+    import pyarrow as pa
+
+    database = conn.engine.url.database
+    if conn.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return False
+    from adbc_driver_sqlite import dbapi
+
+    sql, params = _driver_query(conn, query)
+    with dbapi.connect(f"file:{database}?mode=ro") as adbc, adbc.cursor() as cursor:
+        # types are inferred from the first batch: one batch (up to the driver's largest), so a column that
+        # starts with NULLs is typed too; a later batch of another type is an error, and read again below
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(10**9)})
+        try:
+            cursor.execute(sql, params or None)
+            result = cursor.fetch_arrow_table()
+        except dbapi.Error:
+            return False
+    if result.num_rows == 0:
+        return None
+    try:
+        return [_arrow_column(c.type, _sqlite_arrow(c.type, data)) for c, data in zip(columns, result.columns)]
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return False
+
+
+def _sqlite_arrow(kind, data):
+    """An ADBC SQLite column as the type `_arrow_column` expects (times are SQLAlchemy's UTC text, booleans 0/1)."""
+    import pyarrow as pa
+
+    arrow_type = _arrow_type(kind)
+    if arrow_type == pa.timestamp("us", tz="UTC"):
+        data = data.cast(pa.string()).cast(pa.timestamp("us"))
+    return data.cast(arrow_type)
+
+
 # --- from COPY's CSV (PostgreSQL) ---------------------------------------------------------------------------
 
 def _copy_columns(conn: Connection, query, columns) -> list | None:
@@ -226,25 +278,29 @@ def _parse_csv(text: bytearray, columns):
     """PostgreSQL's CSV: NULL is an unquoted empty field, booleans are t/f."""
     import pyarrow as pa
     from pyarrow import csv
-    from sqlalchemy import Boolean, Float, Integer
-
-    def arrow_type(kind):
-        if isinstance(kind, UTCDateTime):
-            return pa.timestamp("us", tz="UTC")
-        if isinstance(kind, Boolean):
-            return pa.bool_()
-        if isinstance(kind, Integer):
-            return pa.int64()
-        return pa.float64() if isinstance(kind, Float) else pa.large_string()
 
     names = [f"c{i}" for i in range(len(columns))]
     return csv.read_csv(pa.BufferReader(pa.py_buffer(text)),
                         read_options=csv.ReadOptions(column_names=names),
                         parse_options=csv.ParseOptions(newlines_in_values=True),
                         convert_options=csv.ConvertOptions(
-                            column_types={n: arrow_type(c.type) for n, c in zip(names, columns)},
+                            column_types={n: _arrow_type(c.type) for n, c in zip(names, columns)},
                             null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
                             true_values=["t"], false_values=["f"]))
+
+
+def _arrow_type(kind):
+    """The Arrow type of a column of this SQL type."""
+    import pyarrow as pa
+    from sqlalchemy import Boolean, Float, Integer
+
+    if isinstance(kind, UTCDateTime):
+        return pa.timestamp("us", tz="UTC")
+    if isinstance(kind, Boolean):
+        return pa.bool_()
+    if isinstance(kind, Integer):
+        return pa.int64()
+    return pa.float64() if isinstance(kind, Float) else pa.large_string()
 
 
 def _arrow_column(kind, data):

@@ -1,0 +1,80 @@
+"""`read_frame` reads the read models into pandas without SQLAlchemy's per-row processing (through ADBC on an
+SQLite file, COPY on PostgreSQL): it must give the values SQLAlchemy's own rows give, with the dtypes
+pandas infers from them."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+
+import pandas as pd
+import pytest
+from sqlalchemy import select, text
+
+from projections import bulk
+from projections.bulk import read_frame
+from projections.readside import ReadSide
+from projections.tables import case_event, case_summary
+from tests.conftest import T0, TO_RECOMMENDED, new_case, walk
+
+SANCTION = ("impose_sanction", "ppk:pemkab-bima", {"sanction": "written_reprimand", "decree_number": "800/1"})
+
+
+def _cases(app) -> None:
+    """Open and closed cases: columns with values, with NULLs only, and NULLs before values."""
+    new_case(app)  # only reported: most summary columns stay NULL
+    for i in range(3):
+        case_id = new_case(app, T0 + timedelta(hours=i))
+        walk(app, case_id, TO_RECOMMENDED + ([SANCTION] if i else []), start=T0 + timedelta(hours=i))
+
+
+def _normal(value):
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if hasattr(value, "tzinfo") and value.tzinfo is not None:
+        return pd.Timestamp(value).tz_convert(timezone.utc)
+    return value.item() if hasattr(value, "item") else value
+
+
+def _values(frame: pd.DataFrame) -> list[list]:
+    return [[_normal(v) for v in frame[name].tolist()] for name in frame.columns]
+
+
+@pytest.mark.parametrize("table", [case_summary, case_event], ids=lambda t: t.name)
+def test_read_frame_gives_sqlalchemys_values_and_inferred_dtypes(app, table):
+    _cases(app)
+    read_side = ReadSide(app)
+    query = select(table).order_by(*table.primary_key.columns)
+    frame = read_frame(read_side, table, query)
+    inferred = pd.DataFrame(read_side.rows(query), columns=[c.name for c in table.columns])
+    assert list(frame.columns) == list(inferred.columns)
+    assert _values(frame) == _values(inferred)
+    times = [c.name for c in table.columns if isinstance(c.type, bulk.UTCDateTime)]
+    assert all(str(frame[name].dtype) == "datetime64[us, UTC]" for name in times)
+    assert frame["version"].dtype == "int64"
+
+
+def test_an_sqlite_file_is_read_through_adbc(tmp_path, monkeypatch):
+    from workflow.application import Jejak
+
+    with Jejak(f"sqlite:///{tmp_path / 'jejak.db'}") as app:
+        _cases(app)
+        read_side = ReadSide(app)
+        monkeypatch.setattr(bulk, "_row_columns", lambda *args: pytest.fail("read row by row"))
+        frame = read_frame(read_side, case_event)
+        assert len(frame) == app.recorder.max_notification_id() == 21
+
+
+def test_times_another_tool_wrote_in_another_form_are_still_read(tmp_path):
+    """ADBC gives text; text that is not SQLAlchemy's UTC form (here: with an offset) is read row by row."""
+    from workflow.application import Jejak
+
+    with Jejak(f"sqlite:///{tmp_path / 'jejak.db'}") as app:
+        _cases(app)
+        read_side = ReadSide(app)
+        read_side.catch_up()
+        with read_side.engine.begin() as conn:
+            conn.execute(text("UPDATE case_event SET occurred_at = '2024-10-01T09:00:00+07:00' "
+                              "WHERE notification_id = 1"))
+        frame = read_frame(read_side, case_event, select(case_event).order_by(case_event.c.notification_id))
+    assert frame["occurred_at"].iloc[0] == pd.Timestamp("2024-10-01 02:00", tz="UTC")
+    assert str(frame["occurred_at"].dtype) == "datetime64[us, UTC]"
