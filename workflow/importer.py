@@ -672,12 +672,20 @@ def _save(app, built: _Built, result: ImportResult) -> None:
 
 
 def _insert(app, events: list[tuple]) -> None:
-    """Insert a batch of stored events' fields in one transaction: through the recorder, or on PostgreSQL by
-    ``COPY``, under eventsourcing's own table lock and NOTIFY (as its recorder inserts, so notification ids follow
-    commit order and followers wake): the recorder's array-of-composites parameter is dumped value by value in
-    Python, over half of a write."""
+    """Insert a batch of stored events' fields in one transaction, in eventsourcing's own transaction and with its
+    own statement, without the per-event work its application recorder does to return notification ids (not
+    wanted here). SQLite: one ``executemany`` (the recorder executes event by event: 17 µs an event, measured).
+    PostgreSQL: ``COPY``, under the recorder's table lock and NOTIFY (so notification ids follow commit order and
+    followers wake): the recorder's array-of-composites parameter is dumped value by value in Python, over half
+    of a write."""
     recorder = app.recorder
-    if not app.store.is_postgres or recorder.datastore.originator_id_type != "uuid":
+    if not app.store.is_postgres:
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.executemany(recorder.insert_events_statement,
+                               [(originator_id.hex, version, topic, state)
+                                for originator_id, version, topic, state in events])
+        return
+    if recorder.datastore.originator_id_type != "uuid":
         from eventsourcing.persistence import StoredEvent
 
         recorder.insert_events([StoredEvent(*fields) for fields in events])
