@@ -15,6 +15,7 @@ standard library at load time: the CLI registers it on every start, and write co
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 import json
@@ -629,7 +630,10 @@ def _run(app, rows: list[Row], *, dry_run: bool, batch_size: int, progress, desc
 
             global _APP
             _APP = app
+            # the workers' collections would scan (and copy, page by page) every object forked with them
+            gc.freeze()
             pool = multiprocessing.get_context("fork").Pool(workers)
+            gc.unfreeze()
             built_batches = pool.imap(_build_in_worker, batches)
         else:
             actors = _Actors()
