@@ -22,7 +22,7 @@ from projections.bulk import paused_gc
 from projections.tables import projection_position
 from workflow.case import Case
 
-PAGE_SIZE = 5000
+PAGE_SIZE = 20000
 RETRIES = 5
 
 

@@ -47,13 +47,11 @@ def _originator(originator_id) -> str:
 
 def content_hash(originator_id: UUID | str, version: int, topic: str, state: bytes) -> bytes:
     """The hash of one stored event; `originator_id` is a UUID or its canonical text (`_originator`)."""
-    h = hashlib.sha256()
     if isinstance(state, str):  # a SQL edit can leave TEXT where a BLOB was
         state = state.encode("utf-8", "surrogateescape")
     originator = originator_id if type(originator_id) is str else _originator(originator_id)
-    for part in (originator.encode(), str(int(version)).encode(), (topic or "").encode(), bytes(state or b"")):
-        h.update(_field(part))
-    return h.digest()
+    parts = (originator.encode(), str(int(version)).encode(), (topic or "").encode(), bytes(state or b""))
+    return hashlib.sha256(b"".join([_field(part) for part in parts])).digest()
 
 
 def link(previous: bytes, position: int, content: bytes) -> bytes:
