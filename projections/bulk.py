@@ -227,18 +227,22 @@ def _adbc_columns(conn: Connection, query, columns) -> list | None | Literal[Fal
     database = conn.engine.url.database
     if conn.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
         return False
+    from pathlib import Path
+    from urllib.parse import quote
+
     from adbc_driver_sqlite import dbapi
 
     sql, params = _driver_query(conn, query)
-    with dbapi.connect(f"file:{database}?mode=ro") as adbc, adbc.cursor() as cursor:
-        # types are inferred from the first batch: one batch (up to the driver's largest), so a column that
-        # starts with NULLs is typed too; a later batch of another type is an error, and read again below
-        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(10**9)})
-        try:
+    try:
+        with dbapi.connect(f"file:{quote(str(Path(database).resolve()))}?mode=ro") as adbc, \
+                adbc.cursor() as cursor:
+            # types are inferred from the first batch: one batch (up to the driver's largest), so a column that
+            # starts with NULLs is typed too; a later batch of another type is an error, and read again below
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(10**9)})
             cursor.execute(sql, params or None)
             result = cursor.fetch_arrow_table()
-        except dbapi.Error:
-            return False
+    except dbapi.Error:
+        return False
     if result.num_rows == 0:
         return None
     try:

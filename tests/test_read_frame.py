@@ -53,10 +53,11 @@ def test_read_frame_gives_sqlalchemys_values_and_inferred_dtypes(app, table):
     assert frame["version"].dtype == "int64"
 
 
-def test_an_sqlite_file_is_read_through_adbc(tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", ["jejak.db", "a b#c%20.db"])
+def test_an_sqlite_file_is_read_through_adbc(tmp_path, monkeypatch, name):
     from workflow.application import Jejak
 
-    with Jejak(f"sqlite:///{tmp_path / 'jejak.db'}") as app:
+    with Jejak(f"sqlite:///{tmp_path / name}") as app:
         _cases(app)
         read_side = ReadSide(app)
         monkeypatch.setattr(bulk, "_row_columns", lambda *args: pytest.fail("read row by row"))
