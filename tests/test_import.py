@@ -292,26 +292,3 @@ def test_rows_another_writer_imported_meanwhile_are_skipped_not_doubled(db_url, 
         added = app.recorder.select_notifications(start=events, limit=100, inclusive_of_start=False)
         assert len({n.originator_id for n in added}) == 1 and len(added) == result.events
 
-
-def test_cases_another_writer_imported_meanwhile_are_counted_not_doubled(app, tmp_path, monkeypatch):
-    """Between the check for existing cases and the insert, another import wrote some of the batch: the insert
-    is refused as a whole (eventsourcing's IntegrityError), and the batch is written again without them."""
-    import workflow.importer as importer
-
-    rows = [dict(BASE, external_ref=f"RACE-{i}", nip=f"19800101200501100{i}") for i in range(4)]
-    first = import_file(app, write_csv(tmp_path / "first.csv", rows[:2]))
-    assert (first.imported, first.ok) == (2, True)
-    real = importer.existing_case_ids
-    calls = []
-
-    def blind_first_time(app_, ids):  # the first check sees none of them, as if the other import came later
-        calls.append(len(ids))
-        return set() if len(calls) == 1 else real(app_, ids)
-
-    monkeypatch.setattr(importer, "existing_case_ids", blind_first_time)
-    result = import_file(app, write_csv(tmp_path / "all.csv", rows))
-    assert (result.imported, result.already, result.ok) == (2, 2, True)
-    assert len(calls) == 2  # the check, then the recount after the refused insert
-    assert len(app.recorder.select_notifications(start=None, limit=100)) == 4 and result.events == 2
-    ids = [importer.case_id_for(importer.row_key(dict(external_ref=f"RACE-{i}"))) for i in range(4)]
-    assert all(len(app.recorder.select_events(case_id)) == 1 for case_id in ids)

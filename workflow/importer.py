@@ -632,8 +632,10 @@ def _run(app, rows: list[Row], *, dry_run: bool, batch_size: int, progress, desc
             _APP = app
             # the workers' collections would scan (and copy, page by page) every object forked with them
             gc.freeze()
-            pool = multiprocessing.get_context("fork").Pool(workers)
-            gc.unfreeze()
+            try:
+                pool = multiprocessing.get_context("fork").Pool(workers)
+            finally:
+                gc.unfreeze()
             built_batches = pool.imap(_build_in_worker, batches)
         else:
             actors = _Actors()
