@@ -148,3 +148,18 @@ def test_overdue_block_escalate_unblock_from_the_cli(jejak):
     history = json.loads(jejak("show", case, "--json"))
     assert [row["trigger"] for row in history][-5:] == ["mark_overdue"] + [s[0] for s in steps]
     assert history[-1]["state"] == "sanctioned"
+
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_cli_command_opens_one_postgres_connection_unless_told_otherwise(db_url, monkeypatch):
+    import argparse
+
+    from workflow.cli import open_app
+
+    with open_app(argparse.Namespace(db=db_url)) as app:
+        assert app.recorder.datastore.pool.min_size == 1
+    monkeypatch.setenv("POSTGRES_POOL_SIZE", "3")
+    with open_app(argparse.Namespace(db=db_url)) as app:
+        assert app.recorder.datastore.pool.min_size == 3
