@@ -1,5 +1,5 @@
-"""`read_frame` reads the read models into pandas without SQLAlchemy's per-row processing (through ADBC on an
-SQLite file, COPY on PostgreSQL): it must give the values SQLAlchemy's own rows give, with the dtypes
+"""`read_frame` reads the read models into pandas without SQLAlchemy's per-row processing (through ADBC's SQLite
+and PostgreSQL drivers): it must give the values SQLAlchemy's own rows give, with the dtypes
 pandas infers from them."""
 
 from __future__ import annotations
@@ -53,8 +53,31 @@ def test_read_frame_gives_sqlalchemys_values_and_inferred_dtypes(app, table):
     assert frame["version"].dtype == "int64"
 
 
+def test_a_query_with_parameters_gives_sqlalchemys_rows(app, monkeypatch):
+    """Times, texts and IN lists are bound as ADBC's driver wants them (SQLite: UTC text; PostgreSQL: $1, $2, …)."""
+    _cases(app)
+    read_side = ReadSide(app)
+    e = case_event.c
+    wanted = [row["case_id"] for row in read_side.rows(select(e.case_id).where(e.version == 1))][1:3]
+    query = (select(e.notification_id, e.case_id, e.trigger, e.occurred_at)
+             .where(e.case_id.in_(wanted), e.occurred_at > T0 + timedelta(minutes=30), e.trigger != "report")
+             .order_by(e.notification_id))
+    with monkeypatch.context() as patch:
+        patch.setattr(bulk, "_row_columns", lambda *args: pytest.fail("read row by row"))
+        frame = read_frame(read_side, case_event, query)
+    assert len(frame) > 0 and set(frame["case_id"]) <= set(wanted)
+    assert _values(frame) == _values(pd.DataFrame(read_side.rows(query), columns=list(frame.columns)))
+
+
+def test_the_store_is_read_through_adbc(app, monkeypatch):
+    _cases(app)
+    read_side = ReadSide(app)
+    monkeypatch.setattr(bulk, "_row_columns", lambda *args: pytest.fail("read row by row"))
+    assert len(read_frame(read_side, case_event)) == app.recorder.max_notification_id() == 21
+
+
 @pytest.mark.parametrize("name", ["jejak.db", "a b#c%20.db"])
-def test_an_sqlite_file_is_read_through_adbc(tmp_path, monkeypatch, name):
+def test_an_sqlite_file_of_any_name_is_read_through_adbc(tmp_path, monkeypatch, name):
     from workflow.application import Jejak
 
     with Jejak(f"sqlite:///{tmp_path / name}") as app:
