@@ -163,3 +163,34 @@ def test_a_cli_command_opens_one_postgres_connection_unless_told_otherwise(db_ur
     monkeypatch.setenv("POSTGRES_POOL_SIZE", "3")
     with open_app(argparse.Namespace(db=db_url)) as app:
         assert app.recorder.datastore.pool.min_size == 3
+
+
+def test_a_write_command_loads_neither_pandas_nor_the_other_subcommands(tmp_path):
+    """Scripts call `jejak advance` in loops: it must not pay for pandas, SQLAlchemy, the demo or the import."""
+    db = str(tmp_path / "x.db")
+    code = ("import json, sys; from workflow.cli import main; code = main(sys.argv[1:]); "
+            "print(json.dumps(sorted(m for m in ('pandas', 'sqlalchemy', 'jupyterlab', 'workflow.demo', "
+            "'workflow.importer', 'projections.cli') if m in sys.modules)), file=sys.stderr); sys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", code, "--db", db, *REPORT], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    case = result.stdout.strip()
+    result = subprocess.run([sys.executable, "-c", code, "--db", db, "advance", case, "begin_review",
+                             "--as", "bawaslu:kab-bima", "--at", "2024-10-02T09:00+07:00"], capture_output=True, text=True)
+    assert (result.returncode, result.stdout.strip()) == (0, "under_review"), result.stderr
+    assert json.loads(result.stderr.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["advance", "x", "begin_review"], "advance"), (["--db", "advance.db", "--json", "cases"], "cases"),
+    (["--db=x.db", "import", "f.csv"], "import"), (["--json"], None), ([], None)])
+def test_the_command_word_is_found_past_the_options_before_it(argv, word):
+    from workflow.cli import command_word
+
+    assert command_word(argv) == word
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("advance", "demo", "import", "project", "export", "audit"))
