@@ -266,7 +266,10 @@ def _adbc_postgres(conn: Connection, query):
 
     sql, params = _driver_query(conn, query, _numbered_postgres_dialect())  # libpq's $1, $2, …
     uri = conn.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    adbc = _adbc_postgres_pool(uri).connect()
+    try:
+        adbc = _adbc_postgres_pool(uri).connect()
+    except dbapi.Error:  # e.g. a server that wants a password libpq cannot find
+        return False
     try:
         with adbc.cursor() as cursor:
             cursor.execute(sql, params or None)

@@ -102,3 +102,20 @@ def test_times_another_tool_wrote_in_another_form_are_still_read(tmp_path):
         frame = read_frame(read_side, case_event, select(case_event).order_by(case_event.c.notification_id))
     assert frame["occurred_at"].iloc[0] == pd.Timestamp("2024-10-01 02:00", tz="UTC")
     assert str(frame["occurred_at"].dtype) == "datetime64[us, UTC]"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_postgres_store_adbc_cannot_open_is_read_row_by_row(app, monkeypatch):
+    from adbc_driver_postgresql import dbapi
+    from sqlalchemy.pool import QueuePool
+
+    def refuse():
+        raise dbapi.OperationalError("password authentication failed")
+
+    _cases(app)
+    read_side = ReadSide(app)
+    query = select(case_event).order_by(case_event.c.notification_id)
+    monkeypatch.setattr(bulk, "_adbc_postgres_pool", lambda uri: QueuePool(refuse))
+    frame = read_frame(read_side, case_event, query)
+    assert _values(frame) == _values(pd.DataFrame(read_side.rows(query), columns=list(frame.columns)))
