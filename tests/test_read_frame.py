@@ -110,12 +110,10 @@ def test_a_postgres_store_adbc_cannot_open_is_read_row_by_row(app, monkeypatch):
     from adbc_driver_postgresql import dbapi
     from sqlalchemy.pool import QueuePool
 
-    def refuse():
-        raise dbapi.OperationalError("password authentication failed")
-
     _cases(app)
     read_side = ReadSide(app)
     query = select(case_event).order_by(case_event.c.notification_id)
-    monkeypatch.setattr(bulk, "_adbc_postgres_pool", lambda uri: QueuePool(refuse))
+    nowhere = "postgresql://postgres@127.0.0.1:1/nowhere"  # a real refusal from libpq, as for a wrong password
+    monkeypatch.setattr(bulk, "_adbc_postgres_pool", lambda uri: QueuePool(lambda: dbapi.connect(nowhere)))
     frame = read_frame(read_side, case_event, query)
     assert _values(frame) == _values(pd.DataFrame(read_side.rows(query), columns=list(frame.columns)))
