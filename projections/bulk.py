@@ -95,10 +95,10 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
 
 def read_frame(read_side, table: Table, query=None):
     """A query on the read models as a pandas DataFrame, like building it from ``read_side.rows(query)`` but
-    without SQLAlchemy's per-row result processing (measured: most of an audit's time on 20k cases): columns
-    are read as Arrow arrays through ADBC's SQLite or PostgreSQL driver, not as Python objects per value. The
-    query may select any columns or labelled expressions (default: all of `table`); their types decide the
-    conversions."""
+    without SQLAlchemy's per-row result processing (measured: most of an audit's time on 20k cases): on
+    PostgreSQL columns are read as Arrow arrays through ADBC's driver, not as Python objects per value; on
+    SQLite the driver's rows are transposed into columns. The query may select any columns or labelled
+    expressions (default: all of `table`); their types decide the conversions."""
     import pandas as pd
     from sqlalchemy import select
 
@@ -213,22 +213,22 @@ def _utc_times(values: tuple, dialect):
     return pd.Series(array.to_numpy(zero_copy_only=False)).dt.tz_localize("UTC")
 
 
-# --- through ADBC ---------------------------------------------------------------------------------------------
+# --- through ADBC (PostgreSQL) --------------------------------------------------------------------------------
+#
+# Not on SQLite: ADBC's SQLite driver links its own copy of SQLite, and two copies in one process break
+# SQLite's POSIX locks (closing one copy's file descriptor drops the other's locks: a Python sqlite3
+# connection's WAL lock is lost, and another process may then delete the -wal and -shm files under it).
 
 def _adbc_columns(conn: Connection, query, columns) -> list | None | Literal[False]:
-    """The query's columns read by ADBC's SQLite or PostgreSQL driver straight into Arrow: 2-3x faster than the
-    drivers' rows (one Python object per value), and on PostgreSQL ~30% faster than parsing ``COPY``'s CSV
-    (ADBC reads its binary form). None: no rows; False: not an SQLite file or PostgreSQL, a store ADBC cannot
-    open, or values that do not have their column's type (an edit by another tool): read them from the
-    driver's rows instead."""
+    """The query's columns read by ADBC's PostgreSQL driver straight into Arrow: 2-3x faster than the driver's
+    rows (one Python object per value), and ~30% faster than parsing ``COPY``'s CSV (ADBC reads its binary
+    form). None: no rows; False: not PostgreSQL, a server ADBC cannot connect to, or values that do not have
+    their column's type: read them from the driver's rows instead."""
     import pyarrow as pa
 
-    if conn.dialect.name == "postgresql":
-        result = _adbc_postgres(conn, query)
-    elif conn.dialect.name == "sqlite":
-        result = _adbc_sqlite(conn, query)
-    else:
+    if conn.dialect.name != "postgresql":
         return False
+    result = _adbc_postgres(conn, query)
     if result is False:
         return False
     if result.num_rows == 0:
@@ -236,28 +236,6 @@ def _adbc_columns(conn: Connection, query, columns) -> list | None | Literal[Fal
     try:
         return [_arrow_column(c.type, _typed(c.type, data)) for c, data in zip(columns, result.columns)]
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return False
-
-
-def _adbc_sqlite(conn: Connection, query):
-    database = conn.engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return False
-    from pathlib import Path
-    from urllib.parse import quote
-
-    from adbc_driver_sqlite import dbapi
-
-    sql, params = _driver_query(conn, query)
-    try:
-        with dbapi.connect(f"file:{quote(str(Path(database).resolve()))}?mode=ro") as adbc, \
-                adbc.cursor() as cursor:
-            # types are inferred from the first batch: one batch (up to the driver's largest), so a column that
-            # starts with NULLs is typed too; a later batch of another type is an error, and read again below
-            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(10**9)})
-            cursor.execute(sql, params or None)
-            return cursor.fetch_arrow_table()
-    except dbapi.Error:
         return False
 
 
@@ -298,14 +276,9 @@ def _numbered_postgres_dialect():
 
 
 def _typed(kind, data):
-    """An ADBC column as the type `_arrow_column` expects (SQLite's times are SQLAlchemy's UTC text, its
-    booleans 0/1; PostgreSQL's integers may be int32, its numeric text)."""
-    import pyarrow as pa
-
-    arrow_type = _arrow_type(kind)
-    if arrow_type == pa.timestamp("us", tz="UTC") and not pa.types.is_timestamp(data.type):
-        data = data.cast(pa.string()).cast(pa.timestamp("us"))
-    return data.cast(arrow_type)
+    """An ADBC column as the type `_arrow_column` expects (PostgreSQL's integers may be int32, its numeric
+    text)."""
+    return data.cast(_arrow_type(kind))
 
 
 def _arrow_type(kind):
