@@ -411,13 +411,13 @@ def report(results: list[dict]) -> str:
              f"{r['read']['catch_up_s']:.1f}", fmt_rate(r["read"]["rebuild_rate"]), f"{r['read']['rebuild_s']:.1f}",
              f"{r['commands']['p50_ms']:.2f}", f"{r['commands']['p99_ms']:.2f}",
              f"{r['commands']['cli_s']:.2f} (min {r['commands']['cli_min_s']:.2f})"] for r in results]
-    out.append("\nRead side and commands (catch-up from zero; rebuild of case_summary + case_event; one `advance` "
-               "in-process; one `jejak advance` process)")
+    out.append(f"\nRead side and commands, fastest of {repeat} round(s) (catch-up from zero; rebuild of case_summary "
+               "+ case_event; one `advance` in-process; one `jejak advance` process: median of its round's calls)")
     out.append(table(read, ["store", "scale", "events", "catch-up ev/s", "catch-up s", "rebuild ev/s",
                             "rebuild s", "cmd p50 ms", "cmd p99 ms", "CLI advance s"]))
     names = list(results[0]["read"]["audits"]) if results else []
     audit_rows = [[name, *[f"{r['read']['audits'][name]:.2f}" for r in results]] for name in names]
-    out.append("\nAudits, seconds")
+    out.append(f"\nAudits, seconds, fastest of {repeat} round(s)")
     out.append(table(audit_rows, ["audit", *[f"{r['store']} {r['scale']:g}×" for r in results]]))
     out.append("\n" + targets(results))
     return "\n".join(out)
