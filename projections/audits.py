@@ -414,7 +414,8 @@ def backdating(source, threshold_days: float = 7, order_tolerance_days: float | 
     details = _event_details(rs, log["notification_id"], rows)
     out = pd.concat([log.take(rows).reset_index(drop=True), details.loc[rows].reset_index(drop=True)], axis=1)
     out = out[list(_EVENT_COLUMNS)]
-    out.insert(0, "kind", pd.Series(_BACKDATING_KINDS, dtype="str").take(flagged["kind"]).to_numpy())
+    # taken as a string array, not through NumPy objects pandas would infer again (1.25M rows: 0.3 -> 0.05 s)
+    out.insert(0, "kind", pd.array(_BACKDATING_KINDS, dtype="str").take(flagged["kind"].to_numpy()))
     for name in ("lag_days", "earlier_by_days"):
         out[name] = flagged[name].to_numpy()
     out["after_notification_id"] = pd.array(flagged["after_notification_id"].to_numpy()).astype("Int64")

@@ -242,3 +242,31 @@ def test_backdating_reports_the_flagged_events_own_columns(scenario, threshold_d
     assert len(late) == (len(events) if threshold_days < 0 else 1)
     for name in ("case_id", "version", "trigger", "actor_role", "actor_scope", "occurred_at", "recorded_at"):
         assert list(frame[name]) == list(events.loc[frame["notification_id"], name]), name
+
+
+def test_every_audit_gives_the_same_frame_through_the_helper_process_as_row_by_row(tmp_path, monkeypatch):
+    """A large SQLite store is read through ADBC in a helper process, a small one row by row: on the demo's
+    varied histories each audit gives the same frame either way, dtypes included."""
+    from projections import bulk
+    from workflow import demo
+    from workflow.application import Jejak
+
+    now = datetime(2021, 1, 15, tzinfo=WIB)
+    audits_to_run = {
+        "responsiveness": lambda app: audits.responsiveness(app, now=now),
+        "funnel": lambda app: audits.funnel(app, by="province"),
+        "stage_stints": lambda app: audits.stage_stints(app, now=now),
+        "stage_durations": lambda app: audits.stage_durations(app, now=now, include_open=True),
+        "overdue": lambda app: audits.overdue(app, now=now),
+        "backdating": lambda app: audits.backdating(app, threshold_days=0.5),
+        "portfolio_as_of": lambda app: audits.portfolio_as_of(app, now),
+        "case_event_frame": lambda app: audits.case_event_frame(app),
+    }
+    with Jejak(f"sqlite:///{tmp_path / 'jejak.db'}") as app:
+        demo.generate(app, "all", seed=3, scale=0.05, progress=False)
+        row_by_row = {name: run(app) for name, run in audits_to_run.items()}
+        monkeypatch.setattr(bulk, "ARROW_READER_MIN_EVENTS", 0)
+        monkeypatch.setattr(bulk, "_row_columns", lambda *args: pytest.fail("read row by row"))
+        for name, run in audits_to_run.items():
+            assert len(row_by_row[name]) > 0, f"{name}: an empty frame is a weak test"
+            pd.testing.assert_frame_equal(run(app), row_by_row[name], obj=name)

@@ -1,6 +1,6 @@
 """`read_frame` reads the read models into pandas without SQLAlchemy's per-row processing (PostgreSQL through
-ADBC's driver, SQLite from sqlite3's rows): it must give the values SQLAlchemy's own rows give, with the dtypes
-pandas infers from them."""
+ADBC's driver; a large SQLite store through ADBC's in a helper process, a small one from sqlite3's rows): it
+must give the values SQLAlchemy's own rows give, with the dtypes pandas infers from them."""
 
 from __future__ import annotations
 
@@ -19,6 +19,19 @@ from projections.tables import case_event, case_summary
 from tests.conftest import T0, TO_RECOMMENDED, new_case, walk
 
 SANCTION = ("impose_sanction", "ppk:pemkab-bima", {"sanction": "written_reprimand", "decree_number": "800/1"})
+
+
+@pytest.fixture(params=["small", "large"])
+def size(request, monkeypatch):
+    """How an SQLite store is read: small, row by row; large (as from 100k events), through the helper process
+    (PostgreSQL is read through ADBC either way)."""
+    if request.param == "large":
+        monkeypatch.setattr(bulk, "ARROW_READER_MIN_EVENTS", 0)
+    return request.param
+
+
+def _forbid_rows(monkeypatch):
+    monkeypatch.setattr(bulk, "_row_columns", lambda *args: pytest.fail("read row by row"))
 
 
 def _cases(app) -> None:
@@ -42,7 +55,7 @@ def _values(frame: pd.DataFrame) -> list[list]:
 
 
 @pytest.mark.parametrize("table", [case_summary, case_event], ids=lambda t: t.name)
-def test_read_frame_gives_sqlalchemys_values_and_inferred_dtypes(app, table):
+def test_read_frame_gives_sqlalchemys_values_and_inferred_dtypes(app, size, table):
     _cases(app)
     read_side = ReadSide(app)
     query = select(table).order_by(*table.primary_key.columns)
@@ -55,7 +68,7 @@ def test_read_frame_gives_sqlalchemys_values_and_inferred_dtypes(app, table):
     assert frame["version"].dtype == "int64"
 
 
-def test_a_query_with_parameters_gives_sqlalchemys_rows(app, monkeypatch):
+def test_a_query_with_parameters_gives_sqlalchemys_rows(app, size, monkeypatch):
     """Times, texts and IN lists are bound as each driver wants them (SQLite: UTC text; ADBC's PostgreSQL driver:
     $1, $2, …)."""
     _cases(app)
@@ -66,26 +79,48 @@ def test_a_query_with_parameters_gives_sqlalchemys_rows(app, monkeypatch):
              .where(e.case_id.in_(wanted), e.occurred_at > T0 + timedelta(minutes=30), e.trigger != "report")
              .order_by(e.notification_id))
     with monkeypatch.context() as patch:
-        if app.store.is_postgres:
-            patch.setattr(bulk, "_row_columns", lambda *args: pytest.fail("read row by row"))
+        if app.store.is_postgres or size == "large":
+            _forbid_rows(patch)
         frame = read_frame(read_side, case_event, query)
     assert len(frame) > 0 and set(frame["case_id"]) <= set(wanted)
     assert _values(frame) == _values(pd.DataFrame(read_side.rows(query), columns=list(frame.columns)))
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-def test_postgres_is_read_through_adbc(app, monkeypatch):
+def test_postgres_and_a_large_sqlite_store_are_read_through_adbc(app, monkeypatch):
+    monkeypatch.setattr(bulk, "ARROW_READER_MIN_EVENTS", 21)
     _cases(app)
     read_side = ReadSide(app)
-    monkeypatch.setattr(bulk, "_row_columns", lambda *args: pytest.fail("read row by row"))
+    _forbid_rows(monkeypatch)
     assert len(read_frame(read_side, case_event)) == app.recorder.max_notification_id() == 21
 
 
-def test_reading_an_sqlite_file_leaves_the_processes_writing_it_their_locks(tmp_path):
+def test_a_small_sqlite_store_is_read_row_by_row(tmp_path, monkeypatch):
+    """Starting the helper process (~0.5 s) would cost more than it saves."""
+    from workflow.application import Jejak
+
+    monkeypatch.setattr(bulk, "ARROW_READER_MIN_EVENTS", 22)
+    monkeypatch.setattr(bulk, "_adbc_sqlite", lambda *args: pytest.fail("read through the helper process"))
+    with Jejak(f"sqlite:///{tmp_path / 'jejak.db'}") as app:
+        _cases(app)
+        assert len(read_frame(ReadSide(app), case_event)) == 21
+
+
+@pytest.mark.parametrize("name", ["jejak.db", "a b#c%20.db"])
+def test_an_sqlite_file_of_any_name_is_read_through_the_helper_process(tmp_path, monkeypatch, name):
+    from workflow.application import Jejak
+
+    monkeypatch.setattr(bulk, "ARROW_READER_MIN_EVENTS", 0)
+    with Jejak(f"sqlite:///{tmp_path / name}") as app:
+        _cases(app)
+        _forbid_rows(monkeypatch)
+        assert len(read_frame(ReadSide(app), case_event)) == 21
+
+
+def test_reading_an_sqlite_file_leaves_the_processes_writing_it_their_locks(tmp_path, size):
     """An audit in a notebook while scripts call `jejak advance`: the notebook's connections keep their WAL
-    lock, so a script exiting does not delete the -wal file under them. (ADBC's SQLite driver, a second copy of
-    SQLite in the process, dropped those locks when it closed its file: the -wal went, the store was at risk.)"""
+    lock, so a script exiting does not delete the -wal file under them. (ADBC's SQLite driver in the notebook's
+    process, a second copy of SQLite there, dropped those locks when it closed its file: the -wal went.) The
+    helper process sees what was committed after its previous query."""
     from workflow.application import Jejak
 
     db = tmp_path / "jejak.db"
@@ -103,7 +138,7 @@ def test_reading_an_sqlite_file_leaves_the_processes_writing_it_their_locks(tmp_
         assert app.get_case(case_id).state == "under_review"
 
 
-def test_times_another_tool_wrote_in_another_form_are_still_read(tmp_path):
+def test_times_another_tool_wrote_in_another_form_are_still_read(tmp_path, size):
     """Text that is not SQLAlchemy's UTC form (here: with an offset) is still read as UTC times."""
     from workflow.application import Jejak
 
