@@ -98,3 +98,15 @@ def test_the_helper_ends_with_the_process_that_started_it(reader, tmp_path):
             break
         time.sleep(0.1)
     assert not _alive(int(pid)) and not os.path.exists(results)
+
+
+
+def test_a_result_the_helper_cannot_write_is_refused_and_the_helper_goes_on(reader, monkeypatch):
+    """As when /dev/shm is full: the caller is told (and `read_frame` then reads row by row)."""
+    reader.read("SELECT 1 AS one")
+    gone = type("Results", (), {"name": os.path.join(reader._results.name, "gone")})()
+    with monkeypatch.context() as patch:
+        patch.setattr(reader, "_results", gone)
+        with pytest.raises(ArrowReaderError, match="gone"):
+            reader.read("SELECT id FROM t")
+    assert reader.read("SELECT count(*) AS n FROM t").to_pylist() == [{"n": 3}]
