@@ -106,7 +106,8 @@ def read_frame(read_side, table: Table, query=None):
     query = query if query is not None else select(table)
     read_side.catch_up()
     columns = list(query.selected_columns)
-    large = (read_side.app.recorder.max_notification_id() or 0) >= ARROW_READER_MIN_EVENTS
+    large = read_side.engine.dialect.name == "sqlite" and \
+        (read_side.app.recorder.max_notification_id() or 0) >= ARROW_READER_MIN_EVENTS  # no query on PostgreSQL
     with read_side.engine.connect() as conn:
         data = _adbc_columns(conn, query, columns, large)
         if data is False:
