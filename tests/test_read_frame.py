@@ -25,9 +25,16 @@ SANCTION = ("impose_sanction", "ppk:pemkab-bima", {"sanction": "written_repriman
 def size(request, monkeypatch):
     """How an SQLite store is read: small, row by row; large (as from 100k events), through the helper process
     (PostgreSQL is read through ADBC either way)."""
-    if request.param == "large":
+    if request.param == "large":  # ("any": PostgreSQL, which does not look)
         monkeypatch.setattr(bulk, "ARROW_READER_MIN_EVENTS", 0)
     return request.param
+
+
+# Each store and the ways it is read: PostgreSQL is read through ADBC at any size, so once.
+EACH_STORE_AND_SIZE = pytest.mark.parametrize(
+    ("db_url", "size"),
+    [("sqlite", "small"), ("sqlite", "large"), pytest.param("postgres", "any", marks=pytest.mark.postgres)],
+    ids=["sqlite-small", "sqlite-large", "postgres"], indirect=True)
 
 
 def _forbid_rows(monkeypatch):
@@ -54,6 +61,7 @@ def _values(frame: pd.DataFrame) -> list[list]:
     return [[_normal(v) for v in frame[name].tolist()] for name in frame.columns]
 
 
+@EACH_STORE_AND_SIZE
 @pytest.mark.parametrize("table", [case_summary, case_event], ids=lambda t: t.name)
 def test_read_frame_gives_sqlalchemys_values_and_inferred_dtypes(app, size, table):
     _cases(app)
@@ -68,6 +76,7 @@ def test_read_frame_gives_sqlalchemys_values_and_inferred_dtypes(app, size, tabl
     assert frame["version"].dtype == "int64"
 
 
+@EACH_STORE_AND_SIZE
 def test_a_query_with_parameters_gives_sqlalchemys_rows(app, size, monkeypatch):
     """Times, texts and IN lists are bound as each driver wants them (SQLite: UTC text; ADBC's PostgreSQL driver:
     $1, $2, …)."""
