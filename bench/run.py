@@ -310,7 +310,7 @@ def bench_commands(url: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # as installed: bytecode cached
     walls = []
     for i, case_id in enumerate(ids[COMMANDS:]):
-        cmd = [sys.executable, "-m", "workflow.cli", "--db", url, "advance", str(case_id), "begin_review",
+        cmd = [sys.executable, "-m", "entrypoints.cli", "--db", url, "advance", str(case_id), "begin_review",
                "--as", "bawaslu:kab-bima", "--at", "2024-10-01T10:00"]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT, env=env)

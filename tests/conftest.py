@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
+from entrypoints.bootstrap import open_jejak
 from workflow.application import Jejak
 
 PG_ADMIN = os.environ.get("JEJAK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -35,7 +36,7 @@ def db_url(request, tmp_path):
 
 @pytest.fixture
 def app(db_url):
-    with Jejak(db_url) as application:
+    with open_jejak(db_url) as application:
         yield application
 
 
@@ -94,5 +95,5 @@ def clock():
 @pytest.fixture
 def clocked_app(db_url, clock):
     """Like `app`, but events are recorded at `clock.at` (set it before each command)."""
-    with Jejak(db_url, clock=clock) as application:
+    with open_jejak(db_url, clock=clock) as application:
         yield application

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from workflow.cli import main
+from entrypoints.cli.main import main
 
 REPORT = ["report", "--at", "2024-10-01T09:00+07:00", "--name", "Budi Santoso", "--position-group", "administrator",
           "--agency", "pemkab-bima", "--province", "prov-ntb", "--regency", "kab-bima", "--category",
@@ -100,7 +100,7 @@ def test_workflow_mermaid_diagram(jejak):
 
 
 def test_console_script_has_no_traceback(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "workflow.cli", "--db", str(tmp_path / "x.db"), "advance",
+    result = subprocess.run([sys.executable, "-m", "entrypoints.cli", "--db", str(tmp_path / "x.db"), "advance",
                              "00000000-0000-0000-0000-000000000000", "register", "--as", "bawaslu:ri"],
                             capture_output=True, text=True)
     assert result.returncode == 3 and result.stderr.startswith("jejak: error: no case")
@@ -156,7 +156,7 @@ def test_overdue_block_escalate_unblock_from_the_cli(jejak):
 def test_a_cli_command_opens_one_postgres_connection_unless_told_otherwise(db_url, monkeypatch):
     import argparse
 
-    from workflow.cli import open_app
+    from entrypoints.cli.main import open_app
 
     with open_app(argparse.Namespace(db=db_url)) as app:
         assert app.recorder.datastore.pool.min_size == 1
@@ -168,9 +168,9 @@ def test_a_cli_command_opens_one_postgres_connection_unless_told_otherwise(db_ur
 def test_a_write_command_loads_neither_pandas_nor_the_other_subcommands(tmp_path):
     """Scripts call `jejak advance` in loops: it must not pay for pandas, SQLAlchemy, the demo or the import."""
     db = str(tmp_path / "x.db")
-    code = ("import json, sys; from workflow.cli import main; code = main(sys.argv[1:]); "
+    code = ("import json, sys; from entrypoints.cli.main import main; code = main(sys.argv[1:]); "
             "print(json.dumps(sorted(m for m in ('pandas', 'sqlalchemy', 'jupyterlab', 'workflow.demo', "
-            "'workflow.importer', 'projections.cli') if m in sys.modules)), file=sys.stderr); sys.exit(code)")
+            "'workflow.importer', 'entrypoints.cli.readside', 'projections.readside') if m in sys.modules)), file=sys.stderr); sys.exit(code)")
     result = subprocess.run([sys.executable, "-c", code, "--db", db, *REPORT], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     case = result.stdout.strip()
@@ -184,7 +184,7 @@ def test_a_write_command_loads_neither_pandas_nor_the_other_subcommands(tmp_path
     (["advance", "x", "begin_review"], "advance"), (["--db", "advance.db", "--json", "cases"], "cases"),
     (["--db=x.db", "import", "f.csv"], "import"), (["--json"], None), ([], None)])
 def test_the_command_word_is_found_past_the_options_before_it(argv, word):
-    from workflow.cli import command_word
+    from entrypoints.cli.main import command_word
 
     assert command_word(argv) == word
 

@@ -243,7 +243,7 @@ def test_kill_during_tick_then_rerun_marks_each_missed_deadline_once(db_url):
         ReadSide(app).catch_up()
         start = app.recorder.max_notification_id()
     now = (T0 + timedelta(days=30)).isoformat()
-    tick = [sys.executable, "-m", "workflow.cli", "--db", db_url, "tick", "--now", now, "--json"]
+    tick = [sys.executable, "-m", "entrypoints.cli", "--db", db_url, "tick", "--now", now, "--json"]
     victim = Victim(tick)
     with Jejak(db_url) as app:
         deadline = time.monotonic() + TIMEOUT
@@ -280,7 +280,7 @@ def test_kill_during_demo_then_rerun_completes_it(db_url, tmp_path):
     with Jejak(f"sqlite:///{tmp_path / 'reference.db'}", clock=demo.DemoClock()) as reference:
         demo.generate(reference, "pilkada-2020", seed=3, scale=0.3, progress=False)
         expected = event_keys(reference)
-    command = [sys.executable, "-m", "workflow.cli", "--db", db_url, "demo", "--seed", "3", "--scale", "0.3",
+    command = [sys.executable, "-m", "entrypoints.cli", "--db", db_url, "demo", "--seed", "3", "--scale", "0.3",
                "--no-progress", "--json"]
     victim = Victim(command)
     with Jejak(db_url) as app:
@@ -336,7 +336,7 @@ def test_kill_during_import_then_rerun_completes_without_duplicates(db_url, tmp_
         writer.writeheader()
         writer.writerows({"external_ref": f"imp-{i}", **IMPORT_ROW, "decree_number": f"800/{i}/2024"}
                          for i in range(rows))
-    command = [sys.executable, "-m", "workflow.cli", "--db", db_url, "--json", "import", str(path), "--batch-size",
+    command = [sys.executable, "-m", "entrypoints.cli", "--db", db_url, "--json", "import", str(path), "--batch-size",
                str(batch), "--no-progress"]
     victim = Victim(command)
     with Jejak(db_url) as app:

@@ -162,7 +162,7 @@ def test_pilkada_2024_as_of_4_december(tmp_path):
 
 
 def test_cli_summary(tmp_path, capsys):
-    from workflow.cli import main
+    from entrypoints.cli.main import main
     db = f"sqlite:///{tmp_path / 'jejak.db'}"
     assert main(["--db", db, "demo", "--election", "pilkada-2024", "--scale", "0.02", "--no-progress"]) == 0
     out = capsys.readouterr().out
@@ -173,7 +173,7 @@ def test_cli_summary(tmp_path, capsys):
 
 
 def test_cli_summary_names_the_five_slowest_ppks(tmp_path, capsys):
-    from workflow.cli import main
+    from entrypoints.cli.main import main
 
     db = f"sqlite:///{tmp_path / 'jejak.db'}"
     assert main(["--db", db, "demo", "--election", "pilkada-2020", "--scale", "0.1", "--no-progress"]) == 0

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from projections import export as exporter
 from projections.readside import ReadSide
 from projections.tables import case_event, case_summary, event_chain
-from workflow import cli
+from entrypoints.cli import main as cli
 from workflow.importer import import_file
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "import-sample.csv"

@@ -1,6 +1,6 @@
 """Hostile and broken input on the command line: only clear errors, never a traceback, nothing written.
 
-The CLI runs in-process (``workflow.cli.main(argv)``) with hypothesis-generated arguments: case ids, triggers,
+The CLI runs in-process (``entrypoints.cli.main.main(argv)``) with hypothesis-generated arguments: case ids, triggers,
 actors, ``--set`` pairs, times, notes and report fields made of huge strings, control characters, SQL injection
 strings, unknown eras and states, plus JSON given with ``--from`` holding invalid UTF-8 or values of the wrong
 type. Every run either succeeds or is refused with a non-zero exit code and one error line (``jejak: error: …``,
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import TO_RECOMMENDED, new_case, walk
 from workflow.application import Jejak
-from workflow.cli import main
+from entrypoints.cli.main import main
 from workflow.definitions import TRIGGERS
 from workflow.fields import REPORT_FIELDS
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import WIB
-from workflow import cli
+from entrypoints.cli import main as cli
 from workflow.application import Jejak
 from workflow.importer import COLUMNS, import_file
 

@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 
-from projections import cli
+from entrypoints.cli import readside as cli
 from projections.auditor import Auditor
 from projections.readside import ReadSide
 from tests.conftest import TO_RECOMMENDED, new_case, walk

@@ -149,7 +149,7 @@ def test_a_well_formed_event_at_the_end_is_only_vouched_for_from_now_on(logged):
 @pytest.mark.parametrize("tamper", ["UPDATE stored_events SET state = state || x'20' WHERE notification_id = 3",
                                     "DELETE FROM stored_events WHERE notification_id = 3"])
 def test_jejak_verify_exits_1_naming_the_position(logged, tamper, capsys):
-    from workflow.cli import main
+    from entrypoints.cli.main import main
 
     db = str(logged.store)
     assert main(["--db", db, "verify"]) == 0

@@ -138,7 +138,7 @@ def test_reading_an_sqlite_file_leaves_the_processes_writing_it_their_locks(tmp_
         case_id = new_case(app)
         read_side = ReadSide(app)
         assert len(read_frame(read_side, case_event)) == 22
-        result = subprocess.run([sys.executable, "-m", "workflow.cli", "--db", str(db), "advance", str(case_id),
+        result = subprocess.run([sys.executable, "-m", "entrypoints.cli", "--db", str(db), "advance", str(case_id),
                                  "begin_review", "--as", "bawaslu:kab-bima", "--at", "2024-10-02T09:00+07:00"],
                                 capture_output=True, text=True)
         assert result.returncode == 0, result.stderr

@@ -66,7 +66,7 @@ def test_an_outsider_is_refused_without_learning_the_state(app):
 def test_cli_retries_flag_decides_again_after_a_lost_race(app, db_url, monkeypatch, capsys):
     """`jejak advance --retries N`: a rival writes just before the CLI's save; the CLI decides again and wins.
     Without --retries the lost race is refused (exit 5) and the rival's write kept."""
-    from workflow.cli import main
+    from entrypoints.cli.main import main
 
     case_id = new_case(app)
     walk(app, case_id, TO_RECOMMENDED)

@@ -45,7 +45,7 @@ def test_v1_events_load_through_the_upcaster(tmp_path):
 def test_reporter_data_recorded_in_clear_reads_and_refuses_erasure_clearly(tmp_path, capsys):
     """The fixture predates sealing: its report events hold the reporter in clear. That data is read as it is,
     and erasure is refused with the reason (no key to destroy; the history is not rewritten), not a crash."""
-    from workflow.cli import main
+    from entrypoints.cli.main import main
     from workflow.errors import IllegalTransition
 
     store = tmp_path / "old.db"

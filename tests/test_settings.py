@@ -4,6 +4,7 @@ from datetime import datetime
 
 import pytest
 
+from entrypoints.bootstrap import open_jejak
 from workflow.application import Jejak
 from workflow.errors import InvalidField
 from workflow.settings import Settings
@@ -20,6 +21,6 @@ def test_bad_deadline_overrides_are_refused_at_start(environ, message):
 
 
 def test_tick_needs_an_aware_time(tmp_path):
-    with Jejak(f"sqlite:///{tmp_path / 'x.db'}") as app:
+    with open_jejak(f"sqlite:///{tmp_path / 'x.db'}") as app:
         with pytest.raises(InvalidField, match="timezone-aware"):
             app.tick(now=datetime(2024, 11, 1))

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import T0, TO_RECOMMENDED, WIB, new_case, walk
 from tests.workflow_support import day, store_snapshot, triggers_of
+from entrypoints.bootstrap import open_jejak
 from workflow.application import Jejak
 from workflow.definitions import ERAS
 from workflow.errors import InvalidField
@@ -62,7 +63,7 @@ def test_working_day_deadline_skips_weekends_and_holidays(db_url):
     assert date(2024, 12, 25) in calendar and date(2024, 12, 26) in calendar  # Christmas and the joint leave
     settings = Settings(deadline_overrides={"ppk_follow_up": "3 working"})
     start = datetime(2024, 12, 16, 9, 0, tzinfo=WIB)
-    with Jejak(db_url, settings=settings) as app:
+    with open_jejak(db_url, settings=settings) as app:
         case_id = new_case(app, at=start)
         walk(app, case_id, TO_RECOMMENDED[:-1], start=start)   # under examination from Fri 12-20
         recommended_at = datetime(2024, 12, 23, 10, 0, tzinfo=WIB)   # a Monday
@@ -103,7 +104,7 @@ def test_due_date_is_counted_from_the_local_day():
 
 def test_off_deadline_means_no_due_date_and_nothing_to_miss(db_url):
     settings = Settings(deadline_overrides={"bkn-2024:commission_examination": "off", "ppk_follow_up": "off"})
-    with Jejak(db_url, settings=settings) as app:
+    with open_jejak(db_url, settings=settings) as app:
         case_id = new_case(app)
         walk(app, case_id, TO_RECOMMENDED[:3])
         case = app.get_case(case_id)
@@ -153,7 +154,7 @@ def test_parse_deadline_refuses_nonsense():
 
 def test_settings_from_env_used_by_the_application(db_url):
     env = {"JEJAK_DEADLINE_PPK_FOLLOW_UP": "10", "JEJAK_DEADLINE_BKN_2024__COMMISSION_EXAMINATION": "off"}
-    with Jejak(db_url, settings=Settings.from_env(env)) as app:
+    with open_jejak(db_url, settings=Settings.from_env(env)) as app:
         case_id = new_case(app)
         walk(app, case_id, TO_RECOMMENDED)  # recommended 10-06
         events = app.case_events(case_id)
@@ -201,7 +202,7 @@ def test_a_recorded_deadline_is_not_rejudged_when_settings_change(app, db_url):
     at = walk(app, case_id, TO_RECOMMENDED)  # recommended 10-06, 14 days: due 10-21
     due = app.get_case(case_id).due_at
     assert due == midnight(2024, 10, 21)
-    with Jejak(db_url, settings=Settings(deadline_overrides={"ppk_follow_up": "1"})) as stricter:
+    with open_jejak(db_url, settings=Settings(deadline_overrides={"ppk_follow_up": "1"})) as stricter:
         assert stricter.get_case(case_id).due_at == due
         stricter.advance(case_id, "begin_ppk_examination", "ppk:pemkab-bima", occurred_at=at)
         assert stricter.get_case(case_id).due_at == due  # same stage: the recorded deadline runs on
@@ -236,7 +237,7 @@ def test_the_filing_deadline_is_decided_at_the_report_and_late_reports_are_flagg
     recorded (Bawaslu decides); the due time is kept on the event and case_summary flags it."""
     from projections.readside import ReadSide
 
-    with Jejak(db_url) as app:
+    with open_jejak(db_url) as app:
         late = new_case(app, event_date="2024-09-20")  # T0 is 1 Oct 09:00: due by 28 Sep 00:00 WIB
         in_time = new_case(app, event_date="2024-09-25")  # due by 3 Oct 00:00 WIB
         finding = app.report("bawaslu:kab-bima", occurred_at=T0, **{**report_fields_without_reporter(),
@@ -250,7 +251,7 @@ def test_the_filing_deadline_is_decided_at_the_report_and_late_reports_are_flagg
                          finding: ("finding_record", True), undated: (None, None)}
     # a setting changed later does not re-judge what was recorded; new reports follow it
     settings = Settings(deadline_overrides={"report_filing": "30"})
-    with Jejak(db_url, settings=settings) as app:
+    with open_jejak(db_url, settings=settings) as app:
         assert app.get_case(late).filing_due_at == midnight(2024, 9, 28)
         again = new_case(app, event_date="2024-09-20")
         assert app.get_case(again).filing_due_at == midnight(2024, 10, 21)

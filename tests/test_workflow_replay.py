@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from tests.conftest import T0, new_case
 from tests.workflow_support import day
+from entrypoints.bootstrap import open_jejak
 from workflow.application import Jejak
 
 BIMA = "bawaslu:kab-bima"
@@ -63,7 +64,7 @@ def test_every_version_replays_the_state_right_after_that_event(app, db_url):
         "overdue", "under_ppk_examination", "sanctioned", "sanctioned"]
     assert [s["blocked"] for s in seen][-5:] == [False, True, True, True, False]
     # replayed from the store by another application instance: nothing comes from a cache in memory
-    with Jejak(db_url) as other:
+    with open_jejak(db_url) as other:
         for expected in seen:
             assert _observe(other.get_case(case_id, version=expected["version"])) == expected
         assert _observe(other.get_case(case_id)) == seen[-1]
@@ -75,7 +76,7 @@ def test_every_version_replays_the_state_right_after_that_event(app, db_url):
 def test_case_as_of_by_occurrence_and_by_recording(db_url):
     # recorded three years after the facts, one hour per command: the two time lines do not overlap
     recorded = iter(datetime(2027, 1, 1, tzinfo=timezone.utc) + timedelta(hours=h) for h in range(100))
-    with Jejak(db_url, clock=lambda: next(recorded)) as app:
+    with open_jejak(db_url, clock=lambda: next(recorded)) as app:
         case_id = new_case(app)                                              # recorded 2027-01-01 00:00
         app.advance(case_id, "begin_review", BIMA, occurred_at=day(1))       # 01:00
         app.advance(case_id, "register", BIMA, occurred_at=day(2))           # 02:00

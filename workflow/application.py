@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
@@ -23,7 +23,7 @@ from workflow import commands, privacy, rules
 from workflow.actors import Actor, covers
 from workflow.case import Case
 from workflow.definitions import get_era
-from workflow.errors import CaseNotFound, ConcurrentUpdate, InvalidField
+from workflow.errors import CaseNotFound, ConcurrentUpdate, InvalidField, JejakError
 from workflow.privacy import SubjectKeys
 from workflow.settings import Settings
 from workflow.store import lost_schema_race, resolve_store
@@ -31,6 +31,7 @@ from workflow.store import lost_schema_race, resolve_store
 EXTERNAL_REF_NAMESPACE = uuid5(NAMESPACE_URL, "https://jejak.example/external-ref")
 
 ActorLike = Actor | str
+DueCases = Callable[[datetime], Iterable[UUID]]  # the ids of cases whose running deadline is due by then
 
 
 def as_actor(actor: ActorLike) -> Actor:
@@ -55,11 +56,15 @@ class Jejak(Application):
     name = "Jejak"
 
     def __init__(self, db: str | None = None, *, settings: Settings | None = None,
-                 clock: Callable[[], datetime] | None = None, env: dict[str, str] | None = None):
+                 clock: Callable[[], datetime] | None = None, env: dict[str, str] | None = None,
+                 due_cases: DueCases | None = None):
         self.store = resolve_store(db)
         self.settings = settings or Settings.from_env()
         # The clock stamps when events are recorded; only simulations (the demo, tests) replace it.
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        # Where `tick` finds the cases whose deadline has passed: a query of the read side, handed in by whoever
+        # wires the two sides (entrypoints.bootstrap), so that the write side never imports the read side.
+        self.due_cases = due_cases
         store_env = self.store.eventsourcing_env()
         if cipher_key := os.environ.get("JEJAK_CIPHER_KEY"):  # optional: encrypt every stored event at rest
             store_env.update(CIPHER_TOPIC="eventsourcing.cryptography:AESCipher", CIPHER_KEY=cipher_key)
@@ -162,15 +167,16 @@ class Jejak(Application):
 
     def tick(self, now: datetime | None = None) -> list[tuple[UUID, str]]:
         """Record `mark_overdue` on every case whose running deadline has passed, once per missed deadline."""
-        from projections.readside import ReadSide  # the candidates come from the read model
-
+        if self.due_cases is None:
+            raise JejakError("tick needs to know which cases are due: open the store with "
+                             "entrypoints.bootstrap.open_jejak(), or pass Jejak(due_cases=…)")
         now = now or self.clock()
         if now.tzinfo is None:
             raise InvalidField("now", f"must be timezone-aware, got {now!r}", allowed="e.g. 2024-11-01T00:00+07:00")
         if now > self.clock() + commands.CLOCK_SKEW:  # a deadline is missed only once it is past
             raise InvalidField("now", f"{now.isoformat()} is in the future", allowed="a time up to now")
         marked = []
-        for case_id in ReadSide(self).due_cases(now):
+        for case_id in self.due_cases(now):
             case = self.get_case(case_id)
             if not commands.facts(case, now).deadline_passed or case.deadline_missed:
                 continue  # the read model lagged; the aggregate is the authority

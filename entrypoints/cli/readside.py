@@ -1,4 +1,4 @@
-"""Read-side subcommands of the `jejak` CLI (project, audit, verify), registered by workflow.cli.
+"""Read-side subcommands of the `jejak` CLI (project, audit, verify), registered by entrypoints.cli.main.
 
     jejak project [--rebuild [--chain]] [--follow [--poll-interval SECONDS]]
     jejak audit NAME [--json | --csv] [--by COLUMN ...] [--as-of DATE ...] [--now DATETIME] [--threshold DAYS]
@@ -16,6 +16,7 @@ import sys
 import threading
 from datetime import datetime
 
+from entrypoints.bootstrap import open_jejak
 from workflow.errors import InvalidField
 
 AUDIT_NAMES = ("responsiveness", "funnel", "stage_durations", "stage_stints", "overdue", "backdating", "portfolio")
@@ -61,10 +62,6 @@ def register(subparsers) -> None:
     _json_flag(v)
     v.set_defaults(func=cmd_verify)
 
-    from projections import export
-
-    export.register(subparsers)
-
 
 def _json_flag(parser) -> None:
     # SUPPRESS: do not overwrite a --json given before the subcommand (the main parser has one too)
@@ -72,9 +69,7 @@ def _json_flag(parser) -> None:
 
 
 def _open(args):
-    from workflow.application import Jejak
-
-    return Jejak(getattr(args, "db", None))
+    return open_jejak(getattr(args, "db", None))
 
 
 def cmd_project(args) -> int:

@@ -29,9 +29,9 @@ CLI_STORE_ENV = {"POSTGRES_POOL_SIZE": "1"}
 
 
 def open_app(args):
-    from workflow.application import Jejak
+    from entrypoints.bootstrap import open_jejak
 
-    return Jejak(args.db, env={key: value for key, value in CLI_STORE_ENV.items() if key not in os.environ})
+    return open_jejak(args.db, env={key: value for key, value in CLI_STORE_ENV.items() if key not in os.environ})
 
 
 def parse_when(text: str | None, name: str = "--at") -> datetime | None:
@@ -309,12 +309,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_workflow)
 
     if command not in CORE_COMMANDS:
-        from projections import cli as read_side_cli
-        from workflow import demo, importer
+        from entrypoints.cli import demo, export, importing, readside
 
         demo.register(sub)
-        read_side_cli.register(sub)
-        importer.register(sub)
+        readside.register(sub)
+        importing.register(sub)
+        export.register(sub)
     return parser
 
 
