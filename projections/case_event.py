@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, Integer, String, and_, column, select, values
 
 from projections.case_summary import chunks, sanction_info, stage_of
 from projections.bulk import insert_rows, new_row
@@ -19,21 +19,35 @@ class CaseEvent:
     name = "case_event"
     table = case_event
 
+    def __init__(self):
+        # The state after the latest event of each case this projector has seen: {case_id: (version, state)}.
+        # Events never change, so an entry is right for its version even if the transaction that applied it
+        # rolled back; a catch-up from zero, and a follower, then find the state before an event here.
+        self._last: dict[str, tuple[int, str]] = {}
+
     def apply(self, conn: Connection, events: list[tuple[int, Case.Event, str]]) -> None:
-        # The state before each event: from the page itself, else from the case's previous row.
-        first_version: dict[str, int] = {}
+        last = self._last
+        if len(last) > REMEMBERED_CASES:
+            last.clear()
+        # The state before each event: the previous event's, from the page, from memory, else from the table.
+        wanted: dict[str, int] = {}
+        seen: set[str] = set()
         for _, event, case_id in events:
-            first_version.setdefault(case_id, event.originator_version)
-        wanted = [(case_id, version - 1) for case_id, version in first_version.items() if version > 1]
-        state: dict[str, str] = {}
-        for part in chunks(wanted):
-            query = (select(case_event.c.case_id, case_event.c.state_after)
-                     .where(tuple_(case_event.c.case_id, case_event.c.version).in_(part)))
-            state.update({row.case_id: row.state_after for row in conn.execute(query)})
+            if case_id not in seen:
+                seen.add(case_id)
+                version = event.originator_version
+                known = last.get(case_id)
+                if version > 1 and (known is None or known[0] != version - 1):
+                    wanted[case_id] = version - 1
+        if wanted:
+            for case_id, state in states_after(conn, list(wanted.items())):
+                last[case_id] = (wanted[case_id], state)
         rows = []
         for notification_id, event, case_id in events:
-            before = NEW if event.originator_version == 1 else state.get(case_id, "?")
-            state[case_id] = event.state
+            version = event.originator_version
+            known = last.get(case_id)
+            before = NEW if version == 1 else (known[1] if known and known[0] == version - 1 else "?")
+            last[case_id] = (version, event.state)
             rows.append(self.row(notification_id, event, case_id, before))
         insert_rows(conn, case_event, rows)
 
@@ -68,3 +82,32 @@ class CaseEvent:
 
 
 _ROW = new_row(case_event)
+REMEMBERED_CASES = 1_000_000  # ~150 MB at most; past it the memory starts over (and asks the table again)
+
+
+_STATES_PG = ("SELECT wanted.case_id, found.state_after"
+              " FROM unnest(%(ids)s::text[], %(versions)s::int[]) AS wanted(case_id, version) CROSS JOIN LATERAL"
+              " (SELECT state_after FROM case_event WHERE case_event.case_id = wanted.case_id"
+              " AND case_event.version = wanted.version OFFSET 0) AS found")
+
+
+def states_after(conn: Connection, pairs: list[tuple[str, int]]) -> list[tuple[str, str]]:
+    """(case id, state after) of the given (case id, version) events, by index lookups on (case_id, version).
+
+    On PostgreSQL the pairs go as two arrays, each pair looked up in a lateral subquery that OFFSET 0 keeps from
+    being flattened into a join: one index probe a pair, whatever the planner estimates. A row-value ``IN`` list
+    was planned there, from a few hundred pairs on, as a sequential scan of the whole table with one OR term a
+    pair, once a page: a catch-up's cost grew with the square of the store. SQLite scans the table for
+    such an ``IN`` list at any length; it is given the pairs as a ``VALUES`` table joined to the index instead
+    (tests/test_read_side_plans.py checks both plans)."""
+    if conn.dialect.name == "postgresql":
+        ids, versions = [case_id for case_id, _ in pairs], [version for _, version in pairs]
+        return list(conn.exec_driver_sql(_STATES_PG, {"ids": ids, "versions": versions}))
+    found = []
+    for part in chunks(pairs):
+        wanted = values(column("case_id", String), column("version", Integer), name="wanted").data(part).cte()
+        query = select(case_event.c.case_id, case_event.c.state_after).join_from(
+            wanted, case_event,
+            and_(case_event.c.case_id == wanted.c.case_id, case_event.c.version == wanted.c.version))
+        found += conn.execute(query).all()
+    return found

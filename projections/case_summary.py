@@ -47,11 +47,10 @@ class CaseSummary:
     table = case_summary
 
     def apply(self, conn: Connection, events: list[tuple[int, Case.Event, str]]) -> None:
-        ids = sorted({case_id for _, _, case_id in events})
-        rows: dict[str, dict] = {}
-        for part in chunks(ids):
-            for row in conn.execute(select(case_summary).where(case_summary.c.case_id.in_(part))):
-                rows[row.case_id] = dict(row._mapping)
+        # Cases reported in this page have no row yet: only the others are read, folded on, and replaced.
+        reported = {case_id for _, event, case_id in events if event.originator_version == 1}
+        earlier = sorted({case_id for _, _, case_id in events} - reported)
+        rows, found = existing_rows(conn, earlier)
         for _, event, case_id in events:
             if isinstance(event, Case.Reported):
                 rows[case_id] = self._new_row(case_id, event)
@@ -59,8 +58,7 @@ class CaseSummary:
                 log.warning("case %s: event v%s without a report; skipped", case_id, event.originator_version)
                 continue
             self._fold(rows[case_id], event)
-        for part in chunks(ids):
-            conn.execute(delete(case_summary).where(case_summary.c.case_id.in_(part)))
+        delete_rows(conn, found)
         if rows:
             insert_rows(conn, case_summary, list(rows.values()))
 
@@ -136,6 +134,47 @@ class CaseSummary:
 
 
 _ROW = new_row(case_summary)
+_COLUMNS = tuple(_ROW)
+# PostgreSQL: the ids as one array, each looked up by the primary key. The OFFSET 0 keeps the planner from
+# flattening the lateral subquery into a join, which it may plan as a sequential scan of the whole table once the
+# list is long next to the table: then a catch-up's cost grows with the square of the store (issue 23).
+_SELECT_PG = ("SELECT found.* FROM unnest(%(ids)s::text[]) AS wanted(case_id) CROSS JOIN LATERAL"
+              " (SELECT *, ctid::text AS row_address FROM case_summary"
+              " WHERE case_summary.case_id = wanted.case_id OFFSET 0) AS found")
+_DELETE_PG = "DELETE FROM case_summary WHERE ctid = ANY(%(addresses)s::tid[])"  # the rows just read, directly
+
+
+def existing_rows(conn: Connection, ids: list[str]) -> tuple[dict[str, dict], list]:
+    """The summary rows of these cases, as dicts in the table's column order (as `insert_rows` wants them), and
+    what `delete_rows` needs to delete them (on PostgreSQL their row addresses, valid in this transaction)."""
+    if not ids:
+        return {}, []
+    if conn.dialect.name == "postgresql":  # the driver's rows: psycopg gives timezone-aware times already
+        result = conn.exec_driver_sql(_SELECT_PG, {"ids": ids})
+        names = list(result.keys())
+        at = {name: i for i, name in enumerate(names)}
+        order = [at[name] for name in _COLUMNS]
+        rows, addresses = {}, []
+        for row in result:
+            rows[row[0]] = dict(zip(_COLUMNS, [row[i] for i in order]))
+            addresses.append(row[-1])
+        return rows, addresses
+    rows = {}
+    for part in chunks(ids):
+        for row in conn.execute(select(case_summary).where(case_summary.c.case_id.in_(part))):
+            rows[row.case_id] = dict(row._mapping)
+    return rows, list(rows)
+
+
+def delete_rows(conn: Connection, found: list) -> None:
+    """Delete the rows `existing_rows` read."""
+    if not found:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_DELETE_PG, {"addresses": found})
+        return
+    for part in chunks(found):
+        conn.execute(delete(case_summary).where(case_summary.c.case_id.in_(part)))
 
 
 def _close_stint(row: dict, stage: str, left_at: datetime) -> None:

@@ -25,8 +25,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, Text,
-                        TypeDecorator)
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table,
+                        Text, TypeDecorator)
 
 
 class UTCDateTime(TypeDecorator):
@@ -167,7 +167,7 @@ case_event = Table(
     "case_event", metadata,
     Column("notification_id", LOG_POSITION, primary_key=True, autoincrement=False,
            comment="position in the event log"),
-    Column("case_id", String(36), nullable=False, index=True, comment="the case id (UUID)"),
+    Column("case_id", String(36), nullable=False, comment="the case id (UUID)"),
     Column("version", Integer, nullable=False, comment="the event's version within its case (1 = report)"),
     Column("trigger", String(40), nullable=False, comment="the workflow trigger, e.g. recommend"),
     Column("event_type", String(40), nullable=False, comment="the event class, e.g. Recommended"),
@@ -194,6 +194,8 @@ case_event = Table(
     Column("decree_number", String(200), comment="impose_sanction: the decree (SK) number"),
     Column("decree_date", String(10), comment="impose_sanction: the decree's date, when given"),
     Column("reason", String(20), comment="record_departure"),
+    # one row per (case, version): a case's history and the state before an event are index lookups
+    Index("ix_case_event_case_version", "case_id", "version", unique=True),
     comment="The audit trail: one row per event, in log order.",
 )
 
