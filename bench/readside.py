@@ -1,0 +1,261 @@
+"""The read side on data shaped like life, beside the import file's, side by side in one run (not timed tests).
+
+    .venv/bin/python bench/readside.py --scales 1,10,50 --stores sqlite,postgres --json readside.json
+
+Two stores per store kind and scale (1x: the 2020 demo scale, ~2,000 cases):
+
+- **demo**: `jejak demo --scale N` (workflow.demo.generate): events in time order, each case's steps spread over
+  months between other cases' steps, as live commands write them;
+- **import**: `jejak import` of bench/dataset.py's file (as bench/run.py measures): each case's events together.
+
+On each, in events/s: **catch-up from zero** (every projection, the hash chain too), **rebuild** (`case_summary`
+and `case_event`); the fastest of ``--repeat`` rounds. On the demo store also:
+
+- **increments**: catch-ups of 1, 100 and 1,000 new events on a store caught up to just before them (the last
+  events of the log are held back, then applied a few at a time): p50/p95 of the seconds per catch-up, *warm*
+  (the ReadSide that caught up the rest, as a server's projection follower lives) and *cold* (a new ReadSide, as a
+  fresh `jejak` process or a restarted follower starts);
+- **tick**: `tick` marking ``--tick-cases`` cases overdue (cases added with a running deadline, then a tick past
+  it), and the catch-up of its marks.
+
+PostgreSQL databases ``jejak_bench_*`` are made on ``--pg`` and dropped afterwards; SQLite files go to a temporary
+directory (``--workdir`` keeps them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from run import Stores, bench_import, fmt_rate, table  # bench/run.py (the path is set up by its import)
+
+INCREMENTS = {1: 40, 100: 10, 1000: 3}  # new events per catch-up: how many catch-ups of that size are timed
+
+
+def build_demo(url: str, scale: float) -> dict:
+    from entrypoints.bootstrap import open_jejak
+    from workflow.demo import DemoClock, generate
+
+    with open_jejak(url, clock=DemoClock()) as app:
+        t0 = time.perf_counter()
+        generate(app, "pilkada-2020", seed=0, scale=scale, progress=False)
+        seconds = time.perf_counter() - t0
+        events = app.recorder.max_notification_id()
+    return {"events": events, "seconds": seconds, "rate": events / seconds}
+
+
+def from_zero(url: str, repeat: int) -> dict:
+    from entrypoints.bootstrap import open_jejak
+    from projections.readside import ReadSide
+
+    with open_jejak(url) as app:
+        events = app.recorder.max_notification_id()
+        read_side = ReadSide(app)
+        catch_up = rebuild = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            read_side.rebuild(chain=True)  # every read model dropped, the chain too: a catch-up from zero
+            catch_up = min(catch_up, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            read_side.rebuild()
+            rebuild = min(rebuild, time.perf_counter() - t0)
+    return {"events": events, "catch_up_s": catch_up, "catch_up_rate": events / catch_up,
+            "rebuild_s": rebuild, "rebuild_rate": events / rebuild}
+
+
+def _percentiles(seconds: list[float]) -> dict:
+    ordered = sorted(seconds)
+    return {"samples": len(ordered), "p50_ms": 1000 * statistics.median(ordered),
+            "p95_ms": 1000 * ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]}
+
+
+def increments(url: str) -> dict:
+    """Hold back the log's last events, catch up the rest, then apply the held-back ones a few at a time."""
+    from entrypoints.bootstrap import open_jejak
+    from projections.catchup import catch_up_page
+    from projections.readside import ReadSide
+
+    held = 2 * sum(size * count for size, count in INCREMENTS.items())
+    with open_jejak(url) as app:
+        total = app.recorder.max_notification_id()
+        follower = ReadSide(app)
+        _reset(follower)
+        remaining = max(0, total - held)
+        while remaining:
+            remaining -= catch_up_page(app, follower.engine, follower.projectors, min(20_000, remaining))
+        out = {"held_back": held, "events": total}
+        for size, count in INCREMENTS.items():
+            for mode in ("warm", "cold"):
+                seconds = []
+                for _ in range(count):
+                    read_side = follower if mode == "warm" else ReadSide(app)
+                    t0 = time.perf_counter()
+                    applied = catch_up_page(app, read_side.engine, read_side.projectors, size)
+                    seconds.append(time.perf_counter() - t0)
+                    assert applied == size, (applied, size)
+                out[f"{size}_{mode}"] = _percentiles(seconds)
+    return out
+
+
+def _reset(read_side) -> None:
+    """Every read model (the chain too) dropped and recreated empty, positions at zero."""
+    from sqlalchemy import update
+
+    from projections.catchup import ensure_positions
+    from projections.tables import projection_position
+
+    with read_side.engine.begin() as conn:
+        ensure_positions(conn, [p.name for p in read_side.projectors])
+        for projector in read_side.projectors:
+            projector.table.drop(conn, checkfirst=True)
+            projector.table.create(conn)
+        conn.execute(update(projection_position).values(position=0))
+
+
+def tick(url: str, cases: int) -> dict:
+    """Add `cases` recommended cases whose PPK deadline runs, catch up, then tick past their deadline."""
+    from entrypoints.bootstrap import open_jejak
+    from projections.readside import ReadSide
+
+    with open_jejak(url) as app:
+        read_side = ReadSide(app)
+        read_side.catch_up()
+        last = app.recorder.select_notifications(start=app.recorder.max_notification_id(), limit=1)[0]
+        at = app.mapper.to_domain_event(last).occurred_at + timedelta(days=1)
+        fields = dict(name="Budi Santoso", position_group="administrator", agency="pemkab-bima", province="prov-ntb",
+                      regency="kab-bima", category="social_media", election="pilkada-2020")
+        batch = []
+        for i in range(cases):
+            case = app.new_case("bawaslu:kab-bima", occurred_at=at, **fields)
+            for step, (trigger, actor, extra) in enumerate([
+                    ("begin_review", "bawaslu:kab-bima", {}), ("register", "bawaslu:kab-bima", {}),
+                    ("forward", "bawaslu:kab-bima", {}), ("begin_examination", "kasn", {}),
+                    ("recommend", "kasn", {"track": "discipline", "sanction": "written_reprimand"})], start=1):
+                app.apply_trigger(case, trigger, actor, occurred_at=at + timedelta(hours=step), **extra)
+            batch.append(case)
+        app.record_cases(*batch)
+        read_side.catch_up()
+        now = at + timedelta(days=60)
+        app.clock = lambda: now  # the tick happens then (its events are recorded then)
+        t0 = time.perf_counter()
+        marked = app.tick(now)
+        tick_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        applied = ReadSide(app).catch_up()
+        catch_up_s = time.perf_counter() - t0
+    return {"marked": len(marked), "tick_s": tick_s, "catch_up_s": catch_up_s, "catch_up_events": applied}
+
+
+def run(scales, kinds, stores: Stores, repeat: int, tick_cases: int, log) -> list[dict]:
+    from workflow.importer import default_workers
+
+    import dataset  # bench/dataset.py
+
+    results = []
+    for scale in scales:
+        csv_path = stores.workdir / f"import-{scale:g}x.csv"
+        if not csv_path.exists():
+            dataset.write_csv(csv_path, scale)
+        for kind in kinds:
+            label = f"{kind}-{scale:g}x"
+            row = {"store": kind, "scale": scale, "repeat": repeat}
+            log(f"[{label}] demo store (chronological)")
+            demo_url = stores.new(kind, f"rs-{label}-demo")
+            row["demo_build"] = build_demo(demo_url, scale)
+            log(f"[{label}] import store (each case's events together)")
+            import_url = stores.new(kind, f"rs-{label}-import")
+            row["import_build"] = bench_import(import_url, csv_path, workers=default_workers())
+            for round_ in range(repeat):  # interleaved: a slow stretch of the machine hits both
+                log(f"[{label}] round {round_ + 1}/{repeat}: from zero and rebuild, demo then import")
+                for name, url in (("demo", demo_url), ("import", import_url)):
+                    result = from_zero(url, 1)
+                    best = row.setdefault(f"{name}_read", result)
+                    for key in ("catch_up", "rebuild"):
+                        if result[f"{key}_s"] < best[f"{key}_s"]:
+                            best[f"{key}_s"], best[f"{key}_rate"] = result[f"{key}_s"], result[f"{key}_rate"]
+            log(f"[{label}] increments on the demo store")
+            row["increments"] = increments(demo_url)
+            log(f"[{label}] tick marking {tick_cases} cases")
+            row["tick"] = tick(demo_url, tick_cases)
+            results.append(row)
+            log(f"[{label}] done: demo catch-up {row['demo_read']['catch_up_rate']:.0f} ev/s")
+    return results
+
+
+def report(results: list[dict]) -> str:
+    lines = ["Read side from zero, events/s (fastest round): demo = chronological, as life writes; import = each "
+             "case's events together", ""]
+    rows = []
+    for r in results:
+        d, i = r["demo_read"], r["import_read"]
+        rows.append([r["store"], f"{r['scale']:g}×", f"{d['events']:,}", fmt_rate(d["catch_up_rate"]),
+                     f"{d['catch_up_s']:.1f}", fmt_rate(d["rebuild_rate"]), f"{d['rebuild_s']:.1f}",
+                     f"{i['events']:,}", fmt_rate(i["catch_up_rate"]), fmt_rate(i["rebuild_rate"])])
+    lines.append(table(rows, ["store", "scale", "demo events", "catch-up ev/s", "catch-up s", "rebuild ev/s",
+                              "rebuild s", "import events", "import catch-up ev/s", "import rebuild ev/s"]))
+    lines += ["", "Growth: events/s at each scale over the same store's figure at the smallest scale", ""]
+    rows = []
+    for kind in dict.fromkeys(r["store"] for r in results):
+        mine = [r for r in results if r["store"] == kind]
+        base = mine[0]["demo_read"]
+        for r in mine:
+            rows.append([kind, f"{r['scale']:g}×", f"{r['demo_read']['catch_up_rate'] / base['catch_up_rate']:.2f}",
+                         f"{r['demo_read']['rebuild_rate'] / base['rebuild_rate']:.2f}"])
+    lines.append(table(rows, ["store", "scale", "catch-up vs smallest", "rebuild vs smallest"]))
+    lines += ["", "Incremental catch-up on the full demo store, ms a catch-up (p50 / p95); warm: a follower that "
+              "caught up the rest; cold: a new process", ""]
+    rows = []
+    for r in results:
+        inc = r["increments"]
+        cells = [f"{inc[f'{s}_{m}']['p50_ms']:.1f} / {inc[f'{s}_{m}']['p95_ms']:.1f}" for s in INCREMENTS
+                 for m in ("warm", "cold")]
+        t = r["tick"]
+        rows.append([r["store"], f"{r['scale']:g}×", *cells, f"{t['marked']}", f"{t['tick_s']:.2f}",
+                     f"{t['catch_up_s']:.2f}"])
+    lines.append(table(rows, ["store", "scale", *[f"{s} {m}" for s in INCREMENTS for m in ("warm", "cold")],
+                              "tick marked", "tick s", "then catch-up s"]))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default="1,10", help="comma-separated, e.g. 1,10,50 (default 1,10)")
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of from-zero and rebuild (default 2)")
+    parser.add_argument("--tick-cases", type=int, default=300)
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--workdir", help="keep the SQLite stores and import files here")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    scales = [float(s) for s in args.scales.split(",")]
+    kinds = args.stores.split(",")
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="jejak-bench-readside-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    stores = Stores(workdir, args.pg, keep=bool(args.workdir))
+    started = time.time()
+
+    def log(text: str) -> None:
+        print(f"{time.time() - started:7.0f}s {text}", file=sys.stderr, flush=True)
+
+    try:
+        results = run(scales, kinds, stores, args.repeat, args.tick_cases, log)
+    finally:
+        stores.cleanup()
+    print(f"Read side, {time.strftime('%Y-%m-%d')}, {platform.python_version()}, "
+          f"{time.time() - started:.0f} s in all\n")
+    print(report(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
