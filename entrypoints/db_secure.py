@@ -103,7 +103,7 @@ def secure(db: str | None, app_role: str = DEFAULT_APP_ROLE, reader_role: str = 
                            allowed="the owner's postgresql://OWNER@HOST[:PORT]/DBNAME")
     _check_names(store, app_role, reader_role)
     with _connect(store) as conn:
-        _preflight(conn, store, (app_role, reader_role))
+        _preflight(conn, store, app_role, reader_role)
     _create_schema(db)
     done = Secured(str(store), app_role, reader_role)
     with _connect(store) as conn, conn.transaction():
@@ -139,22 +139,12 @@ def _check_names(store: Store, app_role: str, reader_role: str) -> None:
         raise InvalidField("--reader-role", f"{reader_role!r} is the application role too", allowed="another name")
 
 
-def _preflight(conn, store: Store, roles: tuple[str, str]) -> None:
-    """Refuse before changing anything: tables of another owner, roles that could get round the grants, or roles
-    to create without the right to. `roles`: (application, reader)."""
-    app_owned = [table for table, grants in TABLES.items() if grants.app_owns]
-    others = conn.execute(
-        "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
-        "WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(%s) AND c.relkind = 'r' "
-        "AND NOT pg_has_role(c.relowner, 'USAGE') AND NOT (c.relname = ANY(%s) AND pg_get_userbyid(c.relowner) = %s)",
-        (list(TABLES), app_owned, roles[0])).fetchall()
-    if others:
-        listed = ", ".join(f"{table} (owned by {owner})" for table, owner in others)
-        raise InvalidField("--db", f"role {store.user!r} does not own {listed}",
-                           allowed="the URL of the role that owns the store's tables")
+def _preflight(conn, store: Store, app_role: str, reader_role: str) -> None:
+    """Refuse before changing anything: roles that could get round the grants, roles to create without the right
+    to, or tables of another owner."""
     may_create_roles = conn.execute("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user") \
         .fetchone()[0]
-    for role in roles:
+    for option, role in (("--app-role", app_role), ("--reader-role", reader_role)):
         row = conn.execute("SELECT rolsuper, rolcreaterole, rolbypassrls, rolreplication, "
                            "pg_has_role(oid, (SELECT oid FROM pg_roles WHERE rolname = current_user), 'MEMBER') "
                            "FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
@@ -166,8 +156,18 @@ def _preflight(conn, store: Store, roles: tuple[str, str]) -> None:
         powers = [name for name, held in zip(("SUPERUSER", "CREATEROLE", "BYPASSRLS", "REPLICATION",
                                               f"membership of {store.user}"), row) if held]
         if powers:
-            raise InvalidField("role", f"{role!r} has {', '.join(powers)}: the database could not hold it to the "
+            raise InvalidField(option, f"{role!r} has {', '.join(powers)}: the database could not hold it to the "
                                        "grants", allowed="a plain LOGIN role")
+    app_owned = [table for table, grants in TABLES.items() if grants.app_owns]
+    others = conn.execute(
+        "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
+        "WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(%s) AND c.relkind = 'r' "
+        "AND NOT pg_has_role(c.relowner, 'USAGE') AND NOT (c.relname = ANY(%s) AND pg_get_userbyid(c.relowner) = %s)",
+        (list(TABLES), app_owned, app_role)).fetchall()
+    if others:
+        listed = ", ".join(f"{table} (owned by {owner})" for table, owner in others)
+        raise InvalidField("--db", f"role {store.user!r} does not own {listed}",
+                           allowed="the URL of the role that owns the store's tables")
 
 
 # --- the schema, as the owner -----------------------------------------------------------------------------------
