@@ -113,7 +113,8 @@ def secure(db: str | None, app_role: str = DEFAULT_APP_ROLE, reader_role: str = 
             if _ensure_role(conn, role, password):
                 done.created_roles.append(role)
         _schema_and_database(conn, schema, store, app_role, reader_role)
-        for statement in guard_statements(schema) + lock_function_statements(schema, EVENTS_TABLE, app_role):
+        lock = lock_function_statements(schema, EVENTS_TABLE, app_role, others=(reader_role,))
+        for statement in guard_statements(schema) + lock:
             conn.execute(statement)
         for table, grants in TABLES.items():
             if not _exists(conn, schema, table):

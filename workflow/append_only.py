@@ -76,15 +76,17 @@ def guard_table_statements(schema: str, table: str) -> list[sql.Composed]:
         sql.Identifier(GUARD_FUNCTION))]
 
 
-def lock_function_statements(schema: str, events_table: str, app_role: str) -> list[sql.Composed]:
-    """The owner's function that takes eventsourcing's insert lock, executable by the application role alone.
-    (A lock taken in a function is held until the end of the caller's transaction.)"""
+def lock_function_statements(schema: str, events_table: str, app_role: str,
+                             others: tuple[str, ...] = ()) -> list[sql.Composed]:
+    """The owner's function that takes eventsourcing's insert lock, executable by the application role alone (taken
+    from PUBLIC and `others`). A lock taken in a function is held until the end of the caller's transaction."""
     function = sql.SQL("{}.{}()").format(sql.Identifier(schema), sql.Identifier(LOCK_FUNCTION))
     return [
         sql.SQL("CREATE OR REPLACE FUNCTION {} RETURNS void LANGUAGE plpgsql SECURITY DEFINER "
                 "SET search_path = pg_catalog, pg_temp AS $body$ BEGIN "
                 "LOCK TABLE {}.{} IN EXCLUSIVE MODE; END $body$").format(
             function, sql.Identifier(schema), sql.Identifier(events_table)),
-        sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(function),
+        sql.SQL("REVOKE ALL ON FUNCTION {} FROM {}").format(
+            function, sql.SQL(", ").join([sql.SQL("PUBLIC"), *map(sql.Identifier, others)])),
         sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(function, sql.Identifier(app_role)),
     ]
