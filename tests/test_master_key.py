@@ -10,8 +10,8 @@ from entrypoints.cli.main import main
 from tests.conftest import new_case
 from tests.test_cli import REPORT
 from workflow.application import Jejak
-from workflow.errors import InvalidField
-from workflow.privacy import UnprotectedKeyWarning, configured_master_key
+from workflow.errors import InvalidField, UnprotectedKeyWarning
+from workflow.privacy import configured_master_key
 
 
 @pytest.fixture

@@ -23,16 +23,12 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError, ProgrammingError
 
-from workflow.errors import InvalidField
+from workflow.errors import InvalidField, UnprotectedKeyWarning
 from workflow.store import lost_schema_race
 
 MASTER_KEY_VARIABLE = "JEJAK_MASTER_KEY"
 MASTER_KEY_FILE_VARIABLE = "JEJAK_MASTER_KEY_FILE"
 _KEY_FORMAT = "base64 of 16, 24 or 32 random bytes"
-
-
-class UnprotectedKeyWarning(UserWarning):
-    """A reporter's data key was stored without a master key: anyone with a copy of the store can read the data."""
 
 
 def configured_master_key(environ=os.environ) -> str | None:

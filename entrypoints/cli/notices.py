@@ -10,15 +10,13 @@ secured store could not do anyway.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from workflow.privacy import UnprotectedKeyWarning
-from workflow.store import resolve_store
+from workflow.errors import UnprotectedKeyWarning
 
 
 def run_with_notices(command: Callable[[object], int], args) -> int:
@@ -42,6 +40,10 @@ def state_dir() -> Path:
 
 
 def warn_once_per_store(db: str | None, message: str) -> None:
+    import hashlib  # here, not at the top: loading OpenSSL would cost every command ~10 ms
+
+    from workflow.store import resolve_store
+
     store = resolve_store(db)
     identity = (f"postgresql://{store.host}:{store.port}/{store.database}" if store.is_postgres
                 else os.path.realpath(store.database))
