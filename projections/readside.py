@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from uuid import UUID
 
-from sqlalchemy import Engine, create_engine, delete, event, select, update
+from sqlalchemy import Engine, create_engine, delete, event, select, text, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -25,7 +25,7 @@ from projections.integrity import EventChain
 from projections.tables import READ_MODELS, case_summary, event_chain, fingerprint, metadata, \
     projection_position, read_model_schema
 from workflow.definitions import STATES
-from workflow.errors import InvalidField
+from workflow.errors import InvalidField, NotAuthorized
 from workflow.store import lost_schema_race
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,22 @@ def engine_for(url: URL) -> Engine:
             _migrate(engine)
             return engine
         except (IntegrityError, ProgrammingError, OperationalError) as error:
+            if _refused(error) and not (error.statement or "").lstrip().upper().startswith("SELECT"):
+                # a role that does not own the read models (`jejak db secure`) may not create or migrate them
+                raise NotAuthorized(f"the read models need creating or migrating (a new store, or a new version of "
+                                    f"them), which only their owner may do, not role {url.username!r}: run "
+                                    "`jejak db secure` with the owner's URL") from None
             # Processes using a new store at once (a cron tick, a user's query) race to create the tables:
             # the loser's CREATE or schema-row insert fails, and once more finds everything in place.
             if attempt == 9 or not (isinstance(error, IntegrityError) or lost_schema_race(error)):
                 raise
             time.sleep(0.02 * (attempt + 1))
     return engine
+
+
+def _refused(error: Exception) -> bool:
+    """Whether PostgreSQL refused the statement for lack of a privilege (SQLSTATE 42501)."""
+    return getattr(getattr(error, "orig", None), "sqlstate", None) == "42501"
 
 
 def _sqlite_read_side(connection, _record) -> None:
@@ -96,16 +106,26 @@ class ReadSide:
         return catch_up(self.app, self.engine, self.projectors, self.page_size)
 
     def rebuild(self, chain: bool = False) -> int:
-        """Drop and rebuild every read model from the events. The hash chain (`event_chain`) is kept unless
-        ``chain=True``: rebuilding it from tampered events would erase the evidence."""
+        """Empty every read model and rebuild it from the events. The hash chain (`event_chain`) is kept unless
+        ``chain=True``: rebuilding it from tampered events would erase the evidence. The tables are emptied, not
+        dropped, so that they keep their grants (`jejak db secure`); on a secured store only the owner may."""
         tables = [p.table for p in self.projectors if p.table is not event_chain or chain]
-        with self.engine.begin() as conn:
-            ensure_positions(conn, [p.name for p in self.projectors])
-            for table in tables:
-                table.drop(conn, checkfirst=True)
-                table.create(conn)
-                conn.execute(update(projection_position).where(projection_position.c.projection == table.name)
-                             .values(position=0))
+        try:
+            with self.engine.begin() as conn:
+                ensure_positions(conn, [p.name for p in self.projectors])
+                for table in tables:
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(text("TRUNCATE " + conn.dialect.identifier_preparer.format_table(table)))
+                    else:
+                        conn.execute(delete(table))
+                    conn.execute(update(projection_position).where(projection_position.c.projection == table.name)
+                                 .values(position=0))
+        except ProgrammingError as error:
+            if _refused(error):
+                raise NotAuthorized(f"rebuilding the read models is the owner's operation, not role "
+                                    f"{self.app.url.username!r}'s (it may only catch up): run it with the owner's "
+                                    "URL, `jejak project --rebuild --db OWNER_URL`") from None
+            raise
         return self.catch_up()
 
     def follow(self, stop_event: threading.Event | None = None, poll_interval: float = 5.0,

@@ -336,7 +336,7 @@ SAFE_INTERPOLATIONS = [
 def test_no_sql_is_built_by_formatting_values():
     root = Path(__file__).resolve().parent.parent
     found = []
-    for path in [*root.glob("workflow/*.py"), *root.glob("projections/*.py")]:
+    for path in [*root.glob("workflow/*.py"), *root.glob("projections/*.py"), *root.glob("entrypoints/**/*.py")]:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not SQL_WORDS.search(line):
                 continue

@@ -23,7 +23,7 @@ from workflow import commands, privacy, rules
 from workflow.actors import Actor, covers
 from workflow.case import Case
 from workflow.definitions import get_era
-from workflow.errors import CaseNotFound, ConcurrentUpdate, InvalidField, JejakError
+from workflow.errors import CaseNotFound, ConcurrentUpdate, InvalidField, JejakError, NotAuthorized
 from workflow.privacy import SubjectKeys
 from workflow.settings import Settings
 from workflow.store import lost_schema_race, resolve_store
@@ -73,6 +73,10 @@ class Jejak(Application):
         self._new_subject_keys: dict[str, str] = {}  # kept just before the cases using them are saved
 
     def construct_recorder(self):
+        if self.store.is_postgres:  # under a role that does not own the tables (`jejak db secure`): no schema DDL
+            from workflow.append_only import prepare
+
+            prepare(self.factory, f"{self.name.lower()}_events")
         # On PostgreSQL every start re-runs eventsourcing's CREATE OR REPLACE FUNCTION; two processes starting
         # at once (a cron tick and a user's command) make PostgreSQL fail one with "tuple concurrently updated".
         # On a new database, two CREATE TABLE/TYPE IF NOT EXISTS at once fail one ("already exists").
@@ -80,6 +84,10 @@ class Jejak(Application):
             try:
                 return super().construct_recorder()
             except (InternalError, IntegrityError, ProgrammingError) as error:
+                if "permission denied" in str(error):
+                    raise NotAuthorized(f"the store {self.store} has no event store yet, and role "
+                                        f"{self.store.user!r} may not create it: run `jejak db secure` "
+                                        "with the owner's URL first") from None
                 if not lost_schema_race(error) or attempt == 9:
                     raise
                 time.sleep(0.02 * (attempt + 1))

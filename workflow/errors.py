@@ -1,4 +1,4 @@
-"""Errors a command can be refused with. Each says what was wrong and what is allowed."""
+"""Errors a command can be refused with. Each says what was wrong and what is allowed. (And one warning.)"""
 
 from __future__ import annotations
 
@@ -51,3 +51,8 @@ class ConcurrentUpdate(JejakError):
     def __init__(self, case_id: object, detail: str):
         super().__init__(f"case {case_id} was changed by another writer ({detail}); nothing was written, "
                          "reload the case and retry")
+
+
+class UnprotectedKeyWarning(UserWarning):
+    """A reporter's data key was stored without a master key: anyone with a copy of the store can read the data.
+    (Here rather than in workflow.privacy, so that the CLI can watch for it without importing eventsourcing.)"""

@@ -309,12 +309,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_workflow)
 
     if command not in CORE_COMMANDS:
-        from entrypoints.cli import demo, export, importing, readside
+        from entrypoints.cli import db, demo, export, importing, readside
 
         demo.register(sub)
         readside.register(sub)
         importing.register(sub)
         export.register(sub)
+        db.register(sub)
     return parser
 
 
@@ -340,8 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.db = getattr(args, "db", None)
     args.json = getattr(args, "json", False)
+    from entrypoints.cli.notices import database_refusal, run_with_notices
+
     try:
-        return args.func(args)
+        return run_with_notices(args.func, args)
     except JejakError as error:
         print(f"jejak: error: {error}", file=sys.stderr)
         return error.exit_code
@@ -354,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - the CLI never shows a traceback unless asked
         if os.environ.get("JEJAK_DEBUG"):
             raise
+        if refusal := database_refusal(error):
+            print(f"jejak: error: {refusal}", file=sys.stderr)
+            return 4
         print(f"jejak: unexpected error: {type(error).__name__}: {error} (JEJAK_DEBUG=1 shows the traceback)",
               file=sys.stderr)
         return 1
