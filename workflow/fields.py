@@ -53,6 +53,8 @@ TRIGGER_FIELDS = {
                         "decree_date": (False, "the decree's date (YYYY-MM-DD)")},
     "escalate": {"to": (True, "one of: " + ", ".join(ESCALATION_TARGETS))},
     "record_departure": {"reason": (True, "one of: " + ", ".join(DEPARTURE_REASONS))},
+    "correct_date": {"version": (True, "the version of the event whose stated time is corrected"),
+                     "to": (True, "the time it should have stated (ISO; without an offset: local time)")},
 }
 
 

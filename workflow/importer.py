@@ -44,7 +44,8 @@ def default_workers() -> int:
 REPORT_COLUMNS = {
     "reported_at": "when the report was filed (or the finding recorded) [required]",
     "actor": "who filed it (default: reporter if reporter_name is given, else the Bawaslu of the region)",
-    "era": "override the legal era chosen from reported_at",
+    "era": "handle the case under this era, not the one in force on reported_at (needs era_reason)",
+    "era_reason": "why the case is under another era than the one in force on reported_at",
     "note": "a note on the report",
 }
 
@@ -311,7 +312,8 @@ class Step:
 class Plan:
     """A row read into its commands: the report, then the steps in the order they apply."""
 
-    __slots__ = ("key", "case_id", "report_actor", "reported_at", "era", "note", "fields", "steps", "actors")
+    __slots__ = ("key", "case_id", "report_actor", "reported_at", "era", "era_reason", "note", "fields", "steps",
+                 "actors")
 
     def __init__(self, **values: Any):
         for name in self.__slots__:
@@ -413,6 +415,7 @@ def plan_row(values: dict[str, Any], zone, key: str | None = None) -> Plan:
         key=key, case_id=case_id_for(key),
         report_actor=_as_text("actor", values["actor"]) if "actor" in values else None,
         reported_at=reported_at, era=_as_text("era", values["era"]) if "era" in values else None,
+        era_reason=_as_text("era_reason", values["era_reason"]) if "era_reason" in values else None,
         note=_as_text("note", values["note"]) if "note" in values else None, fields=fields, steps=steps,
         actors={c: _as_text(c, values[c]) for c in ROLE_COLUMNS if c in values},
     )
@@ -442,7 +445,7 @@ def build_case(app, plan: Plan, actors: _Actors):
     report_actor = plan.report_actor or ("reporter" if plan.fields.get("reporter_name") else bawaslu)
     try:
         case = app.new_case(actors(report_actor), occurred_at=plan.reported_at, era=plan.era, note=plan.note,
-                            **plan.fields)
+                            era_reason=plan.era_reason, imported=True, **plan.fields)
     except JejakError as error:
         raise _StepError("report", error) from None
     try:
