@@ -139,6 +139,8 @@ def read_json_object(source: str) -> dict:
         raise InvalidField("--from", f"cannot read {source}: {error.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InvalidField("--from", f"not valid JSON: {error}") from None
+    except (RecursionError, ValueError) as error:  # nested too deep; a number of over 4300 digits
+        raise InvalidField("--from", f"not a report: {str(error).split(';')[0]}") from None
     if not isinstance(data, dict):
         raise InvalidField("--from", "must hold one JSON object", allowed="{\"name\": …, \"agency\": …}")
     return data
