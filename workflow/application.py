@@ -157,16 +157,31 @@ class Jejak(Application):
         new = [_is_new(c) for c in cases]  # before saving: a save collects the pending events
         subjects = [c.reporter["subject"] for c, is_new in zip(cases, new) if c.reporter and is_new]
         new_keys = {s: self._new_subject_keys.pop(s) for s in subjects if s in self._new_subject_keys}
+        decided = {c.id: c.version - len(c.pending_events) for c in cases}  # the version each was decided on
         self.subject_keys.store(new_keys)
         try:
             self.save(*cases)
-        except IntegrityError as error:  # nothing was written; the case objects are stale now
+        except IntegrityError:  # nothing was written; the case objects are stale now
             self.subject_keys.discard(new_keys)  # nor is any key kept for the reports that were refused
             if new == [True]:
                 raise InvalidField("external_ref", f"{cases[0].external_ref!r} is already case {cases[0].id}") \
                     from None
-            ids = ", ".join(str(c.id) for c in cases)
-            raise ConcurrentUpdate(ids, f"a newer event was recorded first: {error}") from None
+            raise self._lost_race(decided) from None
+
+    def _lost_race(self, decided: dict[UUID, int]) -> ConcurrentUpdate:
+        """Which cases another writer moved on, to which version: one line, no database error text."""
+        moved = {}
+        for case_id, version in decided.items():
+            latest = self.recorder.select_events(case_id, desc=True, limit=1)
+            now = latest[0].originator_version if latest else 0
+            if now != version:
+                moved[case_id] = now
+        if not moved:
+            return ConcurrentUpdate(", ".join(str(case_id) for case_id in decided), "an event was recorded first")
+        ids = ", ".join(str(case_id) for case_id in moved)
+        detail = "; ".join(f"{'its' if len(moved) == 1 else str(case_id)} version {now} was recorded first, this "
+                           f"command was decided on version {decided[case_id]}" for case_id, now in moved.items())
+        return ConcurrentUpdate(ids, detail)
 
     def tick(self, now: datetime | None = None) -> list[tuple[UUID, str]]:
         """Record `mark_overdue` on every case whose running deadline has passed, once per missed deadline."""
