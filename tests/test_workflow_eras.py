@@ -146,3 +146,22 @@ def test_rule_tables_of_the_eras():
 def _fields():
     from tests.conftest import report_fields
     return report_fields()
+
+
+def test_an_import_row_may_name_the_era_with_its_reason(app, tmp_path):
+    from tests.test_import import BASE, write_csv
+    from workflow.importer import case_id_for, import_file
+
+    rows = [dict(BASE, external_ref="E-1", era="skb-2022", era_reason="KASN had it before the handover"),
+            dict(BASE, external_ref="E-2", era="skb-2022"),
+            dict(BASE, external_ref="E-3", era_reason="no era named")]
+    result = import_file(app, write_csv(tmp_path / "eras.csv", rows))
+    assert [(e.line, e.message.split(" (")[0]) for e in result.bad] == [
+        (3, "report: era_reason: required to handle a case of 2024-10-01 under skb-2022, not bkn-2024"),
+        (4, "report: era_reason: given, but the era is the one in force on 2024-10-01")]
+    case = app.get_case(case_id_for("E-1"))  # a reporter's report (BASE names one), as the file recorded it
+    assert (case.era, app.case_events(case.id)[0].era_reason) == ("skb-2022", "KASN had it before the handover")
+    from projections.readside import ReadSide
+
+    assert [(r["era"], r["era_reason"]) for r in ReadSide(app).cases()] == [
+        ("skb-2022", "KASN had it before the handover")]
