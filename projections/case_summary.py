@@ -63,8 +63,10 @@ class CaseSummary:
             if case_id not in rows:  # its report is missing from the log: `jejak verify` will say why
                 log.warning("case %s: event v%s without a report; skipped", case_id, event.originator_version)
                 continue
-            if isinstance(event, Case.DateCorrected):
-                rows[case_id] = self._refold(case_id, event.originator_version)
+            refolded = self._refold(case_id, event.originator_version) if isinstance(event, Case.DateCorrected) \
+                else None
+            if refolded is not None:
+                rows[case_id] = refolded
             else:
                 self._fold(rows[case_id], event)
         for part in chunks(ids):
@@ -72,12 +74,16 @@ class CaseSummary:
         if rows:
             insert_rows(conn, case_summary, list(rows.values()))
 
-    def _refold(self, case_id: str, version: int) -> dict:
+    def _refold(self, case_id: str, version: int) -> dict | None:
         """The case's row folded again from its events up to this correction, each at its corrected time: what
         the row would be had the times been right from the start (page boundaries make no difference)."""
         if self.app is None:
             raise RuntimeError("case_summary needs the application to fold a corrected case again")
         events = list(self.app.events.get(UUID(case_id), lte=version))
+        if not events or not isinstance(events[0], Case.Reported):  # a log edited by hand: `jejak verify` says
+            log.warning("case %s does not begin with its report; its correction v%s is folded as it is",
+                        case_id, version)
+            return None
         corrected = {e.corrected_version: e.corrected_at for e in events if isinstance(e, Case.DateCorrected)}
         row = self._new_row(case_id, events[0], corrected.get(1))
         for event in events:

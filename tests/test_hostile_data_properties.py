@@ -166,9 +166,9 @@ def test_no_accepted_command_wedges_the_read_side(db_url, tmp_path, monkeypatch)
     with open_jejak(db_url) as app:
         cases: list = []  # the store's cases, from every example: later steps take them further
 
-        @settings(max_examples=6, deadline=None, database=None,
+        @settings(max_examples=5, deadline=None, database=None,
                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-        @given(commands=st.lists(command, min_size=8, max_size=20))
+        @given(commands=st.lists(command, min_size=8, max_size=16))
         def sequence(commands):
             for c in commands:
                 apply(app, monkeypatch, cases, c)

@@ -206,7 +206,7 @@ def test_json_report_with_broken_bytes(capsys, store, tmp_path, raw):
     (b'{"name": NaN}', "name: must be non-empty text"),
     (b'{"occurred_at": Infinity}', "occurred_at: not an ISO date or time: inf"),
     (b'{"event_date": 1e400}', "event_date: not a date: inf"),
-    (b'{"actor": "bawaslu:prov-ntb@x\\u001b[31m"}', "actor id: must be 1 to 100 printable characters"),
+    (b'{"actor": "bawaslu:prov-ntb@x\\u001b[31m"}', "actor id: must be 1 to 100 characters, all printable"),
     (b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "--from: not a report: maximum recursion depth"),
     (b'{"name": 1' + b"0" * 5000 + b"}", "--from: not a report: Exceeds the limit (4300 digits)"),
 ])

@@ -7,8 +7,8 @@ here, never in an event body, so replaying history never re-runs today's rules.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 from workflow import rules
@@ -110,8 +110,7 @@ def decide_report(actor: Actor, occurred_at: datetime, recorded_at: datetime, fi
     return dict(
         actor=actor.as_dict(), occurred_at=occurred_at, workflow_version=era.version, state="reported",
         deadline=None, due_at=None, note=optional_text("note", note), era=era.id, era_reason=era_reason,
-        source=source,
-        filing_deadline=filing_deadline, filing_due_at=filing_due_at, **parts,
+        source=source, filing_deadline=filing_deadline, filing_due_at=filing_due_at, **parts,
     )
 
 
@@ -215,7 +214,7 @@ def _correction(case: Case, era: Era, fields: Mapping[str, Any], settings: Setti
     that keeps the case's history in order. When that event started the running deadline, the deadline is
     decided again from the corrected time (and recorded on the correction)."""
     version = fields["version"]
-    if isinstance(version, str) and version.strip().isdigit():
+    if isinstance(version, str) and version.strip().isdecimal() and len(version.strip()) < 10:
         version = int(version)
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= case.version:
         raise InvalidField("version", f"no event {version!r} in this case", allowed=f"1 to {case.version}")
