@@ -140,3 +140,19 @@ def test_xlsx_formulas_import_their_saved_result_or_are_refused(app, tmp_path):
                  (app.get_case(case_id_for(ref)) for ref in ("F-1", "F-3"))}
     assert described == {"F-1": "Shared a post", "F-3": '=HYPERLINK("http://evil.example")'}
     assert [r.line for r in read_rows(tmp_path / "f.xlsx")] == [2, 3, 4]
+
+
+def test_xlsx_date_cells_out_of_range_are_bad_rows_without_warnings(app, tmp_path, recwarn):
+    """A date serial a spreadsheet cannot hold (year 10000, or before 1900) is a bad row on its line, and
+    openpyxl's warnings do not add lines to the error output."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["external_ref", *BASE])
+    for number, (ref, serial) in enumerate([("D-1", 2958466), ("D-2", -5), ("D-3", 1e308)], start=2):
+        sheet.append([ref, serial, *list(BASE.values())[1:]])
+        sheet[f"B{number}"].number_format = "yyyy-mm-dd"
+    book.save(tmp_path / "d.xlsx")
+    result = import_file(app, tmp_path / "d.xlsx")
+    assert [(e.line, e.message.split(":")[0]) for e in result.bad] == [(2, "reported_at"), (3, "report"),
+                                                                       (4, "reported_at")]
+    assert "is before 2019-01-01" in result.bad[1].message and not recwarn.list

@@ -310,24 +310,29 @@ def _read_xlsx(path: Path) -> list[Row]:
 
 def _xlsx_records(path: Path, data_only: bool) -> tuple[list[list[Any]], dict[int, list[int]]]:
     """The first sheet's rows as values, and where its formulas are (sheet row -> columns), read streaming."""
+    import warnings
+
     import openpyxl
 
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=data_only)
-    except Exception as error:  # noqa: BLE001 - zip, XML or format errors from openpyxl
-        raise ImportFileError(f"{path}: not a readable .xlsx workbook ({type(error).__name__}: {error})") from None
-    try:
-        records, formulas = [], {}
-        for number, row in enumerate(book.worksheets[0].iter_rows(), start=1):
-            values = []
-            for i, cell in enumerate(row):
-                if cell.data_type == "f":
-                    formulas.setdefault(number, []).append(i)
-                values.append(cell.value)
-            records.append(values)
-        return records, formulas
-    finally:
-        book.close()
+    with warnings.catch_warnings():  # openpyxl warns on stderr (a date serial out of range becomes "#VALUE!",
+        warnings.simplefilter("ignore")  # which the row's check then reports on its line)
+        try:
+            book = openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+        except Exception as error:  # noqa: BLE001 - zip, XML or format errors from openpyxl
+            raise ImportFileError(f"{path}: not a readable .xlsx workbook ({type(error).__name__}: {error})") \
+                from None
+        try:
+            records, formulas = [], {}
+            for number, row in enumerate(book.worksheets[0].iter_rows(), start=1):
+                values = []
+                for i, cell in enumerate(row):
+                    if cell.data_type == "f":
+                        formulas.setdefault(number, []).append(i)
+                    values.append(cell.value)
+                records.append(values)
+            return records, formulas
+        finally:
+            book.close()
 
 
 # --- one row: its commands ----------------------------------------------------------------------------------
