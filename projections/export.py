@@ -181,18 +181,22 @@ def _excel_cell(value):
 
 def _xlsx_writer(name: str, columns: list[str], output):
     """A write-only sheet: returns (append a row, save). Text that openpyxl would store as a formula (it starts
-    with ``=``) or as an error value (``#N/A``…) is written as a text cell instead."""
+    with ``=``) or as an error value (``#N/A``…) is written as a text cell instead; a control character XML
+    cannot hold (an actor id an earlier version accepted) is shown as U+FFFD."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ERROR_CODES
+    from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(name[:31])
-    sheet.append([_text_cell(sheet, c, WriteOnlyCell, ERROR_CODES) for c in columns])
+
+    def cell(text: str):
+        return _text_cell(sheet, ILLEGAL_CHARACTERS_RE.sub("\ufffd", text), WriteOnlyCell, ERROR_CODES)
+
+    sheet.append([cell(c) for c in columns])
 
     def append(row):
-        sheet.append([_text_cell(sheet, v, WriteOnlyCell, ERROR_CODES) if isinstance(v, str) else _excel_cell(v)
-                      for v in row])
+        sheet.append([cell(v) if isinstance(v, str) else _excel_cell(v) for v in row])
 
     def save():
         book.save(sys.stdout.buffer if output in ("-", None) else output)

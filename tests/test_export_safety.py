@@ -112,3 +112,18 @@ def test_cli_audit_csv_is_neutralised_too(hostile, capsys):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows and all(not v.startswith(("=", "+", "@")) for row in rows for v in row.values())
     assert any(float(row["lag_days"]) < 0 for row in rows)
+
+
+def test_an_actor_id_an_earlier_version_accepted_still_exports(app, tmp_path, monkeypatch):
+    """Earlier versions took any actor id, control characters included; XML cannot hold those: the XLSX shows
+    U+FFFD in their place instead of failing, CSV keeps them (quoted)."""
+    from workflow.actors import Actor
+
+    case_id = new_case(app)
+    with monkeypatch.context() as patch:
+        patch.setattr(Actor, "validate", lambda self: None)
+        app.advance(case_id, "begin_review", Actor("bawaslu", "kab-bima", "andi\x1b[31m\x07"), occurred_at=T0)
+    exporter.export(app, "case_event", "xlsx", tmp_path / "e.xlsx")
+    assert ("andi\ufffd[31m\ufffd", "s") in [c for row in _xlsx(tmp_path / "e.xlsx") for c in row]
+    exporter.export(app, "case_event", "csv", tmp_path / "e.csv")
+    assert "andi\x1b[31m\x07" in (tmp_path / "e.csv").read_text(encoding="utf-8")
