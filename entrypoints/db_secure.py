@@ -48,6 +48,7 @@ class Grants:
 
     app: tuple[str, ...] = ()
     reader: tuple[str, ...] = ()
+    app_columns: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (privilege, columns): only on those columns
     append_only: bool = False
     app_owns: bool = False
     optional: bool = False
@@ -57,10 +58,13 @@ TABLES: dict[str, Grants] = {
     # the write side: the stored events, and the reporters' data keys (erasure: DELETE, then VACUUM, see above)
     EVENTS_TABLE: Grants(app=("SELECT", "INSERT"), append_only=True),
     "subject_keys": Grants(app_owns=True),
+    "store_secrets": Grants(app=("SELECT", "INSERT")),  # the import keys' HMAC secret, wrapped under the master key
     # the read side (projections.tables): catch-up replaces case_summary rows and appends the others' rows;
     # rebuilding (TRUNCATE) and migrating (DROP, CREATE) the read models stay with the owner
     "case_summary": Grants(app=("SELECT", "INSERT", "DELETE"), reader=("SELECT",)),
-    "case_event": Grants(app=("SELECT", "INSERT"), reader=("SELECT",)),
+    # a `correct_date` event shows the corrected time on the row of the event it corrects: those columns only
+    "case_event": Grants(app=("SELECT", "INSERT"), reader=("SELECT",),
+                         app_columns=(("UPDATE", ("occurred_at", "occurred_at_stated")),)),
     "event_chain": Grants(app=("SELECT", "INSERT"), reader=("SELECT",)),
     "projection_position": Grants(app=("SELECT", "INSERT", "UPDATE"), reader=("SELECT",)),
     "read_model_schema": Grants(app=("SELECT",)),
@@ -182,7 +186,8 @@ def _create_schema(db: str | None) -> None:
     with Jejak(db, env={"POSTGRES_POOL_SIZE": "1"}) as app:
         if app.recorder.events_table_name != EVENTS_TABLE:
             raise RuntimeError(f"the events table is {app.recorder.events_table_name}, not {EVENTS_TABLE}")
-        app.subject_keys._ensure_table()  # the write side's own CREATE TABLE
+        app.subject_keys._ensure_table()  # the write side's own CREATE TABLEs
+        app.subject_keys.ensure_secrets_table()
         engine_for(app.url)
 
 
@@ -226,6 +231,9 @@ def _grant(conn, schema: str, table: str, grants: Grants, app_role: str, reader_
     for role, privileges in ((app, grants.app), (reader, grants.reader)):
         if privileges:
             conn.execute(sql.SQL("GRANT {} ON TABLE {} TO {}").format(_privileges(privileges), target, role))
+    for privilege, columns in grants.app_columns:  # (REVOKE ALL above took back any column privilege too)
+        conn.execute(sql.SQL("GRANT {} ({}) ON TABLE {} TO {}").format(
+            _privileges((privilege,)), sql.SQL(", ").join(map(sql.Identifier, columns)), target, app))
     for sequence in _sequences(conn, schema, table):
         conn.execute(sql.SQL("REVOKE ALL ON SEQUENCE {} FROM PUBLIC, {}, {}").format(sequence, app, reader))
         if "INSERT" in grants.app:

@@ -17,15 +17,17 @@ A *date* cutoff (``2020-09-30``) means "by the end of that day" in the configure
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from projections.tables import STAGES, case_event, case_summary
 from workflow.definitions import PPK_OPEN, ROLES, STATES, TRIGGERS, get_era
+from workflow.commands import CLOCK_SKEW, check_moment
 from workflow.errors import InvalidField
 
 AUDITS = ("responsiveness", "funnel", "stage_durations", "overdue", "backdating")
@@ -91,31 +93,39 @@ def _zone(source):
     return app.settings.zone
 
 
+def _app(source):
+    return getattr(source, "app", source)
+
+
 def _now(source, now) -> pd.Timestamp:
-    if now is None:
-        app = getattr(source, "app", source)
-        now = app.clock()
-    return _cutoff(source, now)[0]
+    return _cutoff(source, _app(source).clock() if now is None else now, "now")[0]
 
 
-def _cutoff(source, when) -> tuple[pd.Timestamp, bool]:
-    """(UTC instant, inclusive): a date means the end of that local day (exclusive), a datetime is inclusive."""
+def _cutoff(source, when, name: str = "date") -> tuple[pd.Timestamp, bool]:
+    """(UTC instant, inclusive): a date means the end of that local day (exclusive), a datetime is inclusive.
+    Either within reason, as every stated time: from the earliest date accepted up to now."""
+    app = _app(source)
     if isinstance(when, str):
         text = when.strip()
         try:
             when = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
         except ValueError:
-            raise InvalidField("date", f"cannot read {when!r}", allowed="YYYY-MM-DD or an ISO datetime") from None
+            raise InvalidField(name, f"cannot read {when!r}", allowed="YYYY-MM-DD or an ISO datetime") from None
     if isinstance(when, pd.Timestamp):
         when = when.to_pydatetime()
     if isinstance(when, datetime):
         if when.tzinfo is None:
             when = when.replace(tzinfo=_zone(source))
+        when = check_moment(name, when, app.clock(), app.settings)
         return pd.Timestamp(when.astimezone(timezone.utc)), True
     if isinstance(when, date):
+        today = (app.clock() + CLOCK_SKEW).astimezone(_zone(source)).date()
+        if not app.settings.earliest_date <= when <= today:
+            raise InvalidField(name, f"{when.isoformat()} is not a date from {app.settings.earliest_date} "
+                                     f"(JEJAK_EARLIEST_DATE) to today ({today})")
         end = datetime.combine(when + timedelta(days=1), time(0), tzinfo=_zone(source))
         return pd.Timestamp(end.astimezone(timezone.utc)), False
-    raise InvalidField("date", f"not a date: {when!r}", allowed="a date, a datetime or YYYY-MM-DD")
+    raise InvalidField(name, f"not a date: {when!r}", allowed="a date, a datetime or YYYY-MM-DD")
 
 
 def _before(series: pd.Series, cutoff: tuple[pd.Timestamp, bool]) -> pd.Series:
@@ -242,7 +252,7 @@ def funnel(source, by: str | Iterable[str] | None = None, as_of=None, recorded: 
     columns = _by(by)
     suffix = "_recorded_at" if recorded else "_at"
     dates = _dates(as_of)
-    cutoffs = [None] if not dates else [_cutoff(rs, when) for when in dates]
+    cutoffs = [None] if not dates else [_cutoff(rs, when, "as_of") for when in dates]
     counts = _reached(rs, columns, suffix, cutoffs)
     frames = []
     for i, when in enumerate(dates or [None]):
@@ -387,10 +397,18 @@ def backdating(source, threshold_days: float = 7, order_tolerance_days: float | 
       (``lag_days``);
     - ``out_of_order``: said to have occurred more than `order_tolerance_days` (default: the threshold)
       before an event recorded earlier in the log (``earlier_by_days`` before the one at
-      ``after_notification_id``), i.e. slipped into the past after later facts were already on record.
+      ``after_notification_id``), i.e. slipped into the past after later facts were already on record;
+    - ``time_out_of_range``: stating a time before the earliest date accepted (``JEJAK_EARLIEST_DATE``; an older
+      version took a report dated in year 1), not corrected yet: ``occurred_at_stated`` is what it says, and
+      ``occurred_at`` the recorded time when the stated one cannot be shown (see projections.times);
+      ``jejak advance CASE correct_date`` corrects it;
+    - ``time_corrected``: such a time, corrected by a ``correct_date`` event (``occurred_at`` is the corrected
+      time, ``occurred_at_stated`` the stated one).
     """
+    threshold_days = _days_option("threshold", threshold_days)
+    tolerance = threshold_days if order_tolerance_days is None else _days_option("order_tolerance",
+                                                                                 order_tolerance_days)
     rs = read_side(source)
-    tolerance = threshold_days if order_tolerance_days is None else order_tolerance_days
     # "recorded earlier" is by recording time: a batch save (the demo's) stores a batch case by case, so the
     # notification order can differ from the recording order within a batch
     # ordered and computed on the times alone (sorted here: SQLite would sort without an index, 6x slower);
@@ -408,7 +426,8 @@ def backdating(source, threshold_days: float = 7, order_tolerance_days: float | 
     late, out_of_order = lag_days > threshold_days, earlier_by_days > tolerance
     nan = float("nan")
     flagged = pd.concat([_flags(times, late, 0, lag_days, nan, nan),
-                         _flags(times, out_of_order, 1, lag_days, earlier_by_days, max_at)], ignore_index=True)
+                         _flags(times, out_of_order, 1, lag_days, earlier_by_days, max_at),
+                         _time_flags(rs, log, lag_days)], ignore_index=True)
     flagged = flagged.sort_values(["row", "kind"])
     rows = flagged["row"].to_numpy()
     details = _event_details(rs, log["notification_id"], rows)
@@ -419,7 +438,44 @@ def backdating(source, threshold_days: float = 7, order_tolerance_days: float | 
     for name in ("lag_days", "earlier_by_days"):
         out[name] = flagged[name].to_numpy()
     out["after_notification_id"] = pd.array(flagged["after_notification_id"].to_numpy()).astype("Int64")
+    out["occurred_at_stated"] = pd.array(flagged["stated"].to_numpy(), dtype="str")
     return out
+
+
+def _time_flags(rs, log: pd.DataFrame, lag_days: pd.Series) -> pd.DataFrame:
+    """The events stating a time out of range (uncorrected: kind 2) or corrected (kind 3), as `_flags` gives
+    them, with the stated time. Few rows: read by a filtered query, not with the whole log."""
+    e = case_event.c
+    ids = log["notification_id"].to_numpy()
+    last = int(ids[-1]) if len(ids) else 0
+    marked = _frame(rs, case_event, select(e.notification_id, e.case_id, e.version, e.occurred_at_stated,
+                                           e.corrects_version)
+                    .where(or_(e.occurred_at_stated.is_not(None), e.corrects_version.is_not(None)),
+                           e.notification_id <= last))
+    fixes = marked[marked["corrects_version"].notna()]
+    corrected = set(zip(fixes["case_id"], fixes["corrects_version"].astype("int64")))
+    stated = marked[marked["occurred_at_stated"].notna()]
+    kinds = [3 if (case, int(version)) in corrected else 2 for case, version in zip(stated["case_id"],
+                                                                                    stated["version"])]
+    rows = np.searchsorted(ids, stated["notification_id"].to_numpy())
+    texts = list(stated["occurred_at_stated"])
+    # shown as stated (1900-2199), but before the earliest date accepted: not corrected (that would move it)
+    earliest = pd.Timestamp(_app(rs).settings.earliest_moment.astimezone(timezone.utc))
+    early = np.flatnonzero((log["occurred_at"] < earliest).to_numpy())
+    early = early[~np.isin(early, rows)]
+    rows = np.concatenate([rows, early]).astype("int64")
+    kinds += [2] * len(early)
+    texts += [log["occurred_at"].iloc[i].isoformat() for i in early]
+    return pd.DataFrame({"row": rows, "kind": np.array(kinds, dtype="int64"),
+                         "lag_days": lag_days.loc[rows].to_numpy() if len(rows) else np.array([], dtype=float),
+                         "earlier_by_days": float("nan"), "after_notification_id": float("nan"), "stated": texts})
+
+
+def _days_option(name: str, value) -> float:
+    """A number of days given as an option: finite (NaN would flag nothing, infinity nothing either)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidField(name, f"must be a finite number of days, got {value!r}", allowed="e.g. 7")
+    return float(value)
 
 
 def _event_details(rs, notification_ids: pd.Series, rows) -> pd.DataFrame:
@@ -454,7 +510,7 @@ def _flags(times: pd.DataFrame, mask: pd.Series, kind: int, lag_days, earlier_by
 
 _EVENT_COLUMNS = ("notification_id", "case_id", "version", "trigger", "actor_role", "actor_scope", "occurred_at",
                   "recorded_at")
-_BACKDATING_KINDS = ("late_recording", "out_of_order")
+_BACKDATING_KINDS = ("late_recording", "out_of_order", "time_out_of_range", "time_corrected")
 
 
 # --- point in time --------------------------------------------------------------------------------------
@@ -468,7 +524,7 @@ def portfolio_as_of(source, when, recorded: bool = False) -> pd.DataFrame:
 
 def _portfolio_as_of(rs, events: pd.DataFrame, when, recorded: bool) -> pd.DataFrame:
     at = events["recorded_at"] if recorded else events["occurred_at"]
-    known = events[_before(at, _cutoff(rs, when))]
+    known = events[_before(at, _cutoff(rs, when, "as_of"))]
     if recorded:
         known = known.sort_values("notification_id")
     else:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from uuid import UUID
 
 from sqlalchemy import Connection, delete, select
 
 from projections.bulk import insert_rows, new_row
 from projections.tables import MILESTONES, STAGES, case_summary
+from projections.times import event_times, shown
 from workflow.case import Case
 from workflow.definitions import FINAL_STATES, STAGE_OF_STATE, get_era
 
@@ -46,6 +48,9 @@ class CaseSummary:
     name = "case_summary"
     table = case_summary
 
+    def __init__(self, app=None):
+        self.app = app  # to fold a case again from its events after a `correct_date`
+
     def apply(self, conn: Connection, events: list[tuple[int, Case.Event, str]]) -> None:
         # Cases reported in this page have no row yet: only the others are read, folded on, and replaced.
         reported = {case_id for _, event, case_id in events if event.originator_version == 1}
@@ -57,13 +62,36 @@ class CaseSummary:
             if case_id not in rows:  # its report is missing from the log: `jejak verify` will say why
                 log.warning("case %s: event v%s without a report; skipped", case_id, event.originator_version)
                 continue
-            self._fold(rows[case_id], event)
+            refolded = self._refold(case_id, event.originator_version) if isinstance(event, Case.DateCorrected) \
+                else None
+            if refolded is not None:
+                rows[case_id] = refolded
+            else:
+                self._fold(rows[case_id], event)
         delete_rows(conn, found)
         if rows:
             insert_rows(conn, case_summary, list(rows.values()))
 
+    def _refold(self, case_id: str, version: int) -> dict | None:
+        """The case's row folded again from its events up to this correction, each at its corrected time: what
+        the row would be had the times been right from the start (page boundaries make no difference)."""
+        if self.app is None:
+            raise RuntimeError("case_summary needs the application to fold a corrected case again")
+        events = list(self.app.events.get(UUID(case_id), lte=version))
+        if not events or not isinstance(events[0], Case.Reported):  # a log edited by hand: `jejak verify` says
+            log.warning("case %s does not begin with its report; its correction v%s is folded as it is",
+                        case_id, version)
+            return None
+        corrected = {e.corrected_version: e.corrected_at for e in events if isinstance(e, Case.DateCorrected)}
+        row = self._new_row(case_id, events[0], corrected.get(1))
+        for event in events:
+            self._fold(row, event, corrected.get(event.originator_version))
+        return row
+
     @staticmethod
-    def _new_row(case_id: str, event: Case.Reported) -> dict:
+    def _new_row(case_id: str, event: Case.Reported, corrected: datetime | None = None) -> dict:
+        at = event_times(event, corrected)[0]
+        filing_due_at = shown(event.filing_due_at)
         row = _ROW.copy()
         row.update(
             case_id=case_id, era=event.era, workflow_version=event.workflow_version, source=event.source,
@@ -73,8 +101,9 @@ class CaseSummary:
             ppk=event.terlapor["agency"], position_group=event.terlapor["position_group"],
             category=event.category, election=f"{event.election['kind']}-{event.election['year']}",
             election_kind=event.election["kind"], election_year=int(event.election["year"]),
-            filing_deadline=event.filing_deadline, filing_due_at=event.filing_due_at,
-            filed_late=None if event.filing_due_at is None else event.occurred_at >= event.filing_due_at,
+            filing_deadline=event.filing_deadline, filing_due_at=filing_due_at,
+            filed_late=None if filing_due_at is None else at >= filing_due_at, era_reason=event.era_reason,
+            replaced_times=0,
             state="new", deadline_missed=False, overdue=False, overdue_count=0, ppk_overdue=False,
             personnel_data_blocked=False, ever_blocked=False, escalated=False, escalation_count=0,
             **{f"days_{stage}": 0.0 for stage in STAGES}, **{f"stints_{stage}": 0 for stage in STAGES},
@@ -84,9 +113,12 @@ class CaseSummary:
         return row
 
     @staticmethod
-    def _fold(row: dict, event: Case.Event) -> None:
-        at, recorded_at = event.occurred_at, event.timestamp
-        if (row.get("deadline"), row.get("due_at")) != (event.deadline, event.due_at):
+    def _fold(row: dict, event: Case.Event, corrected: datetime | None = None) -> None:
+        at, recorded_at, stated = event_times(event, corrected)
+        due_at = shown(event.due_at)
+        if stated is not None:
+            row["replaced_times"] += 1
+        if (row.get("deadline"), row.get("due_at")) != (event.deadline, due_at):
             row["deadline_missed"] = False
         # stage durations: close the running stint when the stage changes
         new_stage = stage_of(event.state)
@@ -101,7 +133,7 @@ class CaseSummary:
             row["closed_at"], row["closed_recorded_at"] = at, recorded_at
         row.update(version=event.originator_version, state=event.state, is_open=event.state not in FINAL_STATES,
                    workflow_version=event.workflow_version, updated_at=at, updated_recorded_at=recorded_at,
-                   deadline=event.deadline, due_at=event.due_at)
+                   deadline=event.deadline, due_at=due_at)
         if isinstance(event, Case.Forwarded):
             row["commission"] = event.to
         elif isinstance(event, Case.Recommended):

@@ -6,6 +6,13 @@ Tables: ``case_summary`` (one row per case), ``case_event`` (the audit trail, on
 first. Read-model tables stream in pages (no DataFrame, bounded memory); times are UTC (ISO 8601 in CSV,
 timestamps in Parquet, UTC date-times without an offset in XLSX, which has none). No table holds the
 reporter's personal data.
+
+Files meant for a spreadsheet are safe to open: anyone who files a report writes text that ends up here (a
+note, an external reference), and a spreadsheet evaluates a cell that starts like a formula. CSV follows
+OWASP's rule for CSV injection: a text value starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return gets a leading ``'``; numbers (negative ones too) and times are written as they are. XLSX writes every
+text value as a text cell, never a formula (or an error value), so it shows exactly as stated. Parquet keeps
+every value as it is (the raw values, for tools that never evaluate cells).
 """
 
 from __future__ import annotations
@@ -33,8 +40,9 @@ def _table(name: str):
     return getattr(tables, ALIASES.get(name, name))
 
 
-def export(app, name: str, fmt: str, output: str | Path | Any) -> int:
-    """Write a table to `output` (a path, or a binary/text stream for '-'); returns the number of rows."""
+def export(app, name: str, fmt: str, output: str | Path | Any, **options) -> int:
+    """Write a table to `output` (a path, or a binary/text stream for '-'); returns the number of rows.
+    `options` go to an audit (e.g. ``threshold_days=3`` for backdating)."""
     if name not in TABLES:
         raise InvalidField("TABLE", f"unknown table {name!r}", allowed=TABLES)
     if fmt not in FORMATS:
@@ -43,7 +51,9 @@ def export(app, name: str, fmt: str, output: str | Path | Any) -> int:
 
     read_side = ReadSide(app)
     if name in AUDIT_NAMES:
-        return _export_frame(read_side, name, fmt, output)
+        return _export_frame(read_side, name, fmt, output, options)
+    if options:
+        raise InvalidField("options", f"{name} is a read model: it takes none")
     read_side.catch_up()
     table = _table(name)
     columns = [c.name for c in table.columns]
@@ -93,9 +103,33 @@ def _write_csv(table, columns, pages, output) -> int:
 
 
 def _csv_cell(value):
+    if isinstance(value, str):
+        return safe_text(value)
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat()
     return value
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(text: str) -> str:
+    """Text as a CSV cell a spreadsheet will not evaluate (OWASP: a leading ``'`` before a formula's start)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def safe_frame(frame):
+    """A DataFrame whose text columns are safe for CSV (`safe_text`); numbers and times as they are."""
+    import pandas as pd
+
+    frame = frame.copy()
+    for column in frame.columns:
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.astype(object)
+        if pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values.dtype):
+            frame[column] = values.map(lambda v: safe_text(v) if isinstance(v, str) else v)
+    return frame
 
 
 def _arrow_schema(table):
@@ -145,12 +179,41 @@ def _excel_cell(value):
     return value
 
 
-def _write_xlsx(table, columns, pages, output) -> int:
+def _xlsx_writer(name: str, columns: list[str], output):
+    """A write-only sheet: returns (append a row, save). Text that openpyxl would store as a formula (it starts
+    with ``=``) or as an error value (``#N/A``…) is written as a text cell instead; a control character XML
+    cannot hold (an actor id an earlier version accepted) is shown as U+FFFD."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(table.name[:31])
-    sheet.append(columns)
+    sheet = book.create_sheet(name[:31])
+
+    def cell(text: str):
+        return _text_cell(sheet, ILLEGAL_CHARACTERS_RE.sub("\ufffd", text), WriteOnlyCell, ERROR_CODES)
+
+    sheet.append([cell(c) for c in columns])
+
+    def append(row):
+        sheet.append([cell(v) if isinstance(v, str) else _excel_cell(v) for v in row])
+
+    def save():
+        book.save(sys.stdout.buffer if output in ("-", None) else output)
+
+    return append, save
+
+
+def _text_cell(sheet, text: str, cell_type, error_codes):
+    if not (text.startswith("=") or text in error_codes):
+        return text
+    cell = cell_type(sheet, text)
+    cell.data_type = "s"  # openpyxl made it a formula ('f') or an error ('e')
+    return cell
+
+
+def _write_xlsx(table, columns, pages, output) -> int:
+    append, save = _xlsx_writer(table.name, columns, output)
     count = 0
     for page in pages:
         count += len(page)
@@ -158,23 +221,47 @@ def _write_xlsx(table, columns, pages, output) -> int:
             raise InvalidField("--format", f"{table.name} has more than {XLSX_MAX_ROWS} rows, an Excel sheet's "
                                            "limit", allowed="csv or parquet")
         for row in page:
-            sheet.append([_excel_cell(v) for v in row])
-    book.save(sys.stdout.buffer if output in ("-", None) else output)
+            append(row)
+    save()
     return count
 
 
-def _export_frame(read_side, name: str, fmt: str, output) -> int:
+def _export_frame(read_side, name: str, fmt: str, output, options: dict) -> int:
     from projections import audits
 
-    frame = getattr(audits, name)(read_side)
+    frame = getattr(audits, name)(read_side, **options)
     target = (sys.stdout if fmt == "csv" else sys.stdout.buffer) if output in ("-", None) else output
     if fmt == "csv":
-        frame.to_csv(target, index=False)
+        safe_frame(frame).to_csv(target, index=False)
     elif fmt == "parquet":
         frame.to_parquet(target, index=False)
     else:
-        for column in frame.columns:
-            if getattr(frame[column].dtype, "tz", None) is not None:
-                frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
-        frame.to_excel(target, index=False, sheet_name=name[:31])
+        append, save = _xlsx_writer(name, [str(c) for c in frame.columns], output)
+        for row in _frame_rows(frame):
+            append(row)
+        save()
     return len(frame)
+
+
+def _frame_rows(frame):
+    """A DataFrame's rows as Python values for openpyxl: times as UTC datetimes, missing values as None."""
+    import pandas as pd
+
+    columns = []
+    for name in frame.columns:
+        values = frame[name]
+        if getattr(values.dtype, "tz", None) is not None:
+            values = values.dt.tz_convert("UTC")
+        columns.append([None if _missing(v) else (v.to_pydatetime() if isinstance(v, pd.Timestamp) else
+                                                   v.item() if hasattr(v, "item") else v)
+                        for v in values.astype(object)])
+    return zip(*columns)
+
+
+def _missing(value) -> bool:
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or an array is a value, not a missing one
+        return False

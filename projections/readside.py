@@ -99,7 +99,7 @@ class ReadSide:
         self.app = app
         self.engine = engine_for(app.url)
         self.page_size = page_size
-        self.projectors = [CaseSummary(), CaseEvent(), EventChain()]
+        self.projectors = [CaseSummary(app), CaseEvent(), EventChain()]
 
     def catch_up(self) -> int:
         """Apply every new event to every projection, exactly once; returns how many events were read."""

@@ -160,6 +160,10 @@ case_summary = Table(
     *[Column(f"over_deadline_{stage}", Boolean, nullable=False,
              comment=f"a finished stint in stage {stage} ended after its deadline")
       for stage in STAGES],
+    Column("era_reason", Text, comment="why the case is under another era than the one in force on its "
+                                       "report's date (a finding's or an import's explicit era); null if none"),
+    Column("replaced_times", Integer, nullable=False,
+           comment="events whose stated occurred_at is not the one shown (see case_event.occurred_at_stated)"),
     comment="One row per case: current state, milestones, sanctions, flags and stage durations.",
 )
 
@@ -194,6 +198,10 @@ case_event = Table(
     Column("decree_number", String(200), comment="impose_sanction: the decree (SK) number"),
     Column("decree_date", String(10), comment="impose_sanction: the decree's date, when given"),
     Column("reason", String(20), comment="record_departure"),
+    Column("occurred_at_stated", String(60),
+           comment="the occurred_at the event stated, when occurred_at shows another: the time a later "
+                   "correct_date gave it, or, until then, the recorded time (the stated one is outside 1900-2199)"),
+    Column("corrects_version", Integer, comment="correct_date: the version whose stated time it corrects"),
     # one row per (case, version): a case's history and the state before an event are index lookups
     Index("ix_case_event_case_version", "case_id", "version", unique=True),
     comment="The audit trail: one row per event, in log order.",

@@ -198,6 +198,29 @@ def test_json_report_with_broken_bytes(capsys, store, tmp_path, raw):
     assert code != 0  # none of these is a complete valid report
 
 
+@pytest.mark.parametrize("raw, message", [
+    (b'{"name": "\\ud800"}', "name: is not valid Unicode text (a lone surrogate)"),  # JSON escapes, not UTF-8
+    (b'{"reporter_name": "\\udcff"}', "reporter_name: is not valid Unicode text"),
+    (b'{"name": "B\\u009b31m"}', "name: contains control characters"),  # C1 CSI: a terminal escape
+    (b'{"note": "abc\\u202eevil"}', "note: contains control characters (or invisible direction overrides)"),
+    (b'{"name": NaN}', "name: must be non-empty text"),
+    (b'{"occurred_at": Infinity}', "occurred_at: not an ISO date or time: inf"),
+    (b'{"event_date": 1e400}', "event_date: not a date: inf"),
+    (b'{"actor": "bawaslu:prov-ntb@x\\u001b[31m"}', "actor id: must be 1 to 100 characters, all printable"),
+    (b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "--from: not a report: maximum recursion depth"),
+    (b'{"name": 1' + b"0" * 5000 + b"}", "--from: not a report: Exceeds the limit (4300 digits)"),
+])
+def test_json_values_that_are_not_text(capsys, store, tmp_path, raw, message):
+    """Beyond mistyped values: JSON's own escapes for what is not text, numbers it cannot hold, nesting that
+    exhausts the parser. Each a clear error, nothing written (no data key either)."""
+    url, _ = store
+    path = Path(tmp_path) / "report.json"  # a good report, the hostile key added last (it wins)
+    path.write_bytes(json.dumps(BASE).encode()[:-1] + b", " + raw[1:] if raw.count(b"[") < 10 else raw)
+    code, _, err = run(capsys, url, "report", f"--from={path}")
+    assert (code, err.count("\n")) == (2, 1) and message in err, err[:300]
+    attempt(capsys, url, "report", f"--from={path}")
+
+
 def test_a_refused_duplicate_report_keeps_no_data_key(capsys, store):
     """A second report with the same external_ref is refused; not even its reporter's data key is kept."""
     url, _ = store

@@ -90,5 +90,8 @@ def test_cli_retries_flag_decides_again_after_a_lost_race(app, db_url, monkeypat
     assert [e.trigger for e in app.case_events(case_id)][-2:] == ["begin_ppk_examination", "block_personnel_data"]
     rivals.append(("record_departure", 12, {"reason": "retired"}))
     assert advance("unblock_personnel_data", 13) == 5
-    assert "changed by another writer" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"jejak: error: case {case_id} was changed by another writer (its version" in err
+    assert "was recorded first, this command was decided on version" in err
+    assert not any(word in err.lower() for word in ("unique", "duplicate", "constraint", "integrity"))
     assert [e.trigger for e in app.case_events(case_id)][-1] == "record_departure"

@@ -26,8 +26,12 @@ def test_second_writer_of_a_stale_case_is_refused(db_url):
         first.record_cases(mine)
 
         before = store_snapshot(second, case_id)
-        with pytest.raises(ConcurrentUpdate, match=f"case {case_id} was changed by another writer"):
+        with pytest.raises(ConcurrentUpdate) as refusal:
             second.record_cases(theirs)
+        # one line, naming the case and the version that won, and no database error text
+        assert str(refusal.value) == (f"case {case_id} was changed by another writer (its version 3 was recorded "
+                                      "first, this command was decided on version 2); nothing was written, reload "
+                                      "the case and retry")
         assert store_snapshot(second, case_id) == before
         assert store_snapshot(first, case_id) == before
         assert triggers_of(second, case_id) == ["report", "begin_review", "register"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from tests.conftest import T0, TO_RECOMMENDED, WIB, new_case, walk
+from tests.conftest import T0, TO_RECOMMENDED, WIB, new_case, report_fields, walk
 from tests.workflow_support import refused
 from workflow.definitions import ERAS, era_for
 from workflow.errors import InvalidField, NotAuthorized
@@ -46,15 +46,28 @@ def test_era_boundaries_are_inclusive():
     assert era_for(date(2019, 1, 1)).id == "skb-2020"
 
 
-def test_explicit_era_override_and_unknown_era(app):
-    case_id = app.report("reporter", occurred_at=T0, era="skb-2022", **_fields())
+def test_the_era_follows_the_date_and_only_a_finding_or_an_import_names_another(app):
+    # a reporter cannot choose: `--era skb-2020` on a 2024 report would send it to KASN and drop BKN's deadline
+    refused(app, None, NotAuthorized, r"era: a report is handled under the era in force on its date \(bkn-2024 "
+                                      r"on 2024-10-01\); only a Bawaslu finding or an import may name another",
+            lambda: app.report("reporter", occurred_at=T0, era="skb-2020", era_reason="I prefer KASN", **_fields()))
+    same = app.report("reporter", occurred_at=T0, era="bkn-2024", **_fields())  # naming the one in force: fine
+    assert app.get_case(same).era == "bkn-2024" and app.case_events(same)[0].era_reason is None
+
+    finding = report_fields(reporter_name=None, reporter_contact=None)
+    refused(app, None, InvalidField, "era_reason: required to handle a case of 2024-10-01 under skb-2022",
+            lambda: app.report(BIMA, occurred_at=T0, era="skb-2022", **finding))
+    refused(app, None, InvalidField, "era_reason: given, but the era is the one in force",
+            lambda: app.report(BIMA, occurred_at=T0, era_reason="no reason", **finding))
+    case_id = app.report(BIMA, occurred_at=T0, era="skb-2022", era_reason="found in August, filed late", **finding)
     assert app.get_case(case_id).era == "skb-2022"
+    assert app.case_events(case_id)[0].era_reason == "found in August, filed late"
     walk(app, case_id, TO_FORWARDED)
     assert app.get_case(case_id).commission == "kasn"
     assert {e.workflow_version for e in app.case_events(case_id)} == {"skb-2022@1"}
 
     error = refused(app, None, InvalidField, "era: unknown era 'skb-2019'",
-                    lambda: app.report("reporter", occurred_at=T0, era="skb-2019", **_fields()))
+                    lambda: app.report(BIMA, occurred_at=T0, era="skb-2019", era_reason="x", **finding))
     assert "(allowed: skb-2020, pp94-2021, skb-2022, bkn-2024)" in str(error)
 
 
@@ -133,3 +146,22 @@ def test_rule_tables_of_the_eras():
 def _fields():
     from tests.conftest import report_fields
     return report_fields()
+
+
+def test_an_import_row_may_name_the_era_with_its_reason(app, tmp_path):
+    from tests.test_import import BASE, write_csv
+    from workflow.importer import case_id_for, import_file
+
+    rows = [dict(BASE, external_ref="E-1", era="skb-2022", era_reason="KASN had it before the handover"),
+            dict(BASE, external_ref="E-2", era="skb-2022"),
+            dict(BASE, external_ref="E-3", era_reason="no era named")]
+    result = import_file(app, write_csv(tmp_path / "eras.csv", rows))
+    assert [(e.line, e.message.split(" (")[0]) for e in result.bad] == [
+        (3, "report: era_reason: required to handle a case of 2024-10-01 under skb-2022, not bkn-2024"),
+        (4, "report: era_reason: given, but the era is the one in force on 2024-10-01")]
+    case = app.get_case(case_id_for("E-1"))  # a reporter's report (BASE names one), as the file recorded it
+    assert (case.era, app.case_events(case.id)[0].era_reason) == ("skb-2022", "KASN had it before the handover")
+    from projections.readside import ReadSide
+
+    assert [(r["era"], r["era_reason"]) for r in ReadSide(app).cases()] == [
+        ("skb-2022", "KASN had it before the handover")]

@@ -53,8 +53,8 @@ class Actor:
             raise InvalidField("actor id", "a reporter is not named in the actor: their name goes in "
                                            "reporter_name, which is kept sealed and can be erased",
                                allowed="reporter (no @ID)")
-        if self.id is not None and (not self.id.strip() or len(self.id) > 100):
-            raise InvalidField("actor id", "must be 1 to 100 characters")
+        if self.id is not None and (not self.id.strip() or len(self.id) > 100 or not self.id.isprintable()):
+            raise InvalidField("actor id", "must be 1 to 100 characters, all printable (no control characters)")
 
     def as_dict(self) -> dict:
         return {"role": self.role, "scope": self.scope, "id": self.id}

@@ -100,18 +100,21 @@ class Jejak(Application):
     # --- commands ---------------------------------------------------------------------------------------
 
     def report(self, actor: ActorLike, *, occurred_at: datetime | None = None, era: str | None = None,
-               note: str | None = None, **fields: Any) -> UUID:
-        """File a report (laporan, by a reporter) or a finding (temuan, by Bawaslu); returns the case id."""
-        case = self.new_case(actor, occurred_at=occurred_at, era=era, note=note, **fields)
+               note: str | None = None, era_reason: str | None = None, **fields: Any) -> UUID:
+        """File a report (laporan, by a reporter) or a finding (temuan, by Bawaslu); returns the case id.
+        The era is the one in force on `occurred_at`; a finding may name another `era`, with `era_reason`."""
+        case = self.new_case(actor, occurred_at=occurred_at, era=era, note=note, era_reason=era_reason, **fields)
         self._commit(case)
         return case.id
 
     def new_case(self, actor: ActorLike, *, occurred_at: datetime | None = None, era: str | None = None,
-                 note: str | None = None, **fields: Any) -> Case:
-        """A validated, unsaved case (for batch paths that save many at once)."""
+                 note: str | None = None, era_reason: str | None = None, imported: bool = False,
+                 **fields: Any) -> Case:
+        """A validated, unsaved case (for batch paths that save many at once). `imported`: a row of an import,
+        which may name the era of a reporter's report."""
         recorded_at = self.clock()
         payload = commands.decide_report(as_actor(actor), occurred_at or recorded_at, recorded_at, fields,
-                                         self.settings, era, note)
+                                         self.settings, era, note, era_reason, imported)
         ref = payload["external_ref"]
         case_id = uuid5(EXTERNAL_REF_NAMESPACE, ref) if ref else uuid4()
         if payload["reporter"] is not None:
@@ -162,31 +165,43 @@ class Jejak(Application):
         new = [_is_new(c) for c in cases]  # before saving: a save collects the pending events
         subjects = [c.reporter["subject"] for c, is_new in zip(cases, new) if c.reporter and is_new]
         new_keys = {s: self._new_subject_keys.pop(s) for s in subjects if s in self._new_subject_keys}
+        decided = {c.id: c.version - len(c.pending_events) for c in cases}  # the version each was decided on
         self.subject_keys.store(new_keys)
         try:
             self.save(*cases)
-        except IntegrityError as error:  # nothing was written; the case objects are stale now
+        except IntegrityError:  # nothing was written; the case objects are stale now
             self.subject_keys.discard(new_keys)  # nor is any key kept for the reports that were refused
             if new == [True]:
                 raise InvalidField("external_ref", f"{cases[0].external_ref!r} is already case {cases[0].id}") \
                     from None
-            ids = ", ".join(str(c.id) for c in cases)
-            raise ConcurrentUpdate(ids, f"a newer event was recorded first: {error}") from None
+            raise self._lost_race(decided) from None
+
+    def _lost_race(self, decided: dict[UUID, int]) -> ConcurrentUpdate:
+        """Which cases another writer moved on, to which version: one line, no database error text."""
+        moved = {}
+        for case_id, version in decided.items():
+            latest = self.recorder.select_events(case_id, desc=True, limit=1)
+            now = latest[0].originator_version if latest else 0
+            if now != version:
+                moved[case_id] = now
+        if not moved:
+            return ConcurrentUpdate(", ".join(str(case_id) for case_id in decided), "an event was recorded first")
+        ids = ", ".join(str(case_id) for case_id in moved)
+        detail = "; ".join(f"{'its' if len(moved) == 1 else str(case_id)} version {now} was recorded first, this "
+                           f"command was decided on version {decided[case_id]}" for case_id, now in moved.items())
+        return ConcurrentUpdate(ids, detail)
 
     def tick(self, now: datetime | None = None) -> list[tuple[UUID, str]]:
         """Record `mark_overdue` on every case whose running deadline has passed, once per missed deadline."""
         if self.due_cases is None:
             raise JejakError("tick needs to know which cases are due: open the store with "
                              "entrypoints.bootstrap.open_jejak(), or pass Jejak(due_cases=…)")
-        now = now or self.clock()
-        if now.tzinfo is None:
-            raise InvalidField("now", f"must be timezone-aware, got {now!r}", allowed="e.g. 2024-11-01T00:00+07:00")
-        if now > self.clock() + commands.CLOCK_SKEW:  # a deadline is missed only once it is past
-            raise InvalidField("now", f"{now.isoformat()} is in the future", allowed="a time up to now")
+        # a deadline is missed only once it is past: `now` is not in the future, nor before any case
+        now = commands.check_moment("now", now or self.clock(), self.clock(), self.settings)
         marked = []
         for case_id in self.due_cases(now):
             case = self.get_case(case_id)
-            if not commands.facts(case, now).deadline_passed or case.deadline_missed:
+            if not commands.facts(case, now, self.settings).deadline_passed or case.deadline_missed:
                 continue  # the read model lagged; the aggregate is the authority
             if case.last_occurred_at > now:
                 continue  # its history is already past `now` (a tick for a past moment); a later tick marks it
@@ -231,7 +246,10 @@ class Jejak(Application):
         """The case as it stood at a moment: by when things happened (default) or by when they were recorded.
         None if it had not been reported yet."""
         events = self.case_events(case_id)
-        times = (e.timestamp if recorded else e.occurred_at for e in events)
+        times = [e.timestamp if recorded else e.occurred_at for e in events]
+        for event in events if not recorded else ():
+            if isinstance(event, Case.DateCorrected):  # as it happened: at the corrected time
+                times[event.corrected_version - 1] = event.corrected_at
         version = sum(1 for t in times if t <= when)
         return self.get_case(case_id, version=version) if version else None
 
@@ -239,7 +257,7 @@ class Jejak(Application):
         """What may happen next: the legal triggers now, narrowed to what this actor may fire."""
         case = self.get_case(case_id)
         era = get_era(case.era)
-        legal = rules.legal_triggers(era, case.state, commands.facts(case, self.clock()))
+        legal = rules.legal_triggers(era, case.state, commands.facts(case, self.clock(), self.settings))
         if actor is None:
             return legal
         actor = as_actor(actor)

@@ -18,7 +18,9 @@ class Case(Aggregate):
     """A complaint that an ASN broke political neutrality, from report to sanction.
 
     Its attributes are assigned by its events: ``state``, ``era``, ``milestones`` (trigger -> first
-    ``occurred_at``), the running ``deadline``/``due_at``/``deadline_missed``, ``personnel_data_blocked``,
+    ``occurred_at``), ``history`` (per version: trigger, ``occurred_at`` as corrected, recorded time), the running
+    ``deadline``/``due_at``/``deadline_missed`` and the version that started it (``deadline_since``),
+    ``personnel_data_blocked``,
     ``escalations``, ``recommendation``, ``sanction``, ``departure`` and the report's parts. (Not annotated:
     eventsourcing would take annotations for constructor arguments.)
     """
@@ -37,10 +39,12 @@ class Case(Aggregate):
         def apply(self, case: Case) -> None:
             if (self.deadline, self.due_at) != (case.deadline, case.due_at):
                 case.deadline_missed = False
+                case.deadline_since = self.originator_version
             case.state = self.state
             case.deadline, case.due_at = self.deadline, self.due_at
             case.last_occurred_at = self.occurred_at
             case.milestones.setdefault(self.trigger, self.occurred_at)
+            case.history.append((self.trigger, self.occurred_at, self.timestamp))
 
     class Reported(Event, Aggregate.Created):
         trigger = "report"
@@ -53,17 +57,23 @@ class Case(Aggregate):
         incident: dict[str, Any]  # description, place, date, witnesses, evidence
         reporter: dict[str, Any] | None  # {"subject", "sealed"}: encrypted under its own key (privacy.py)
         external_ref: str | None
-        class_version = 2  # v2 added the filing deadline
+        class_version = 3  # v2 added the filing deadline, v3 the reason for an explicit era
         filing_deadline: str | None  # report_filing or finding_record, when the incident's date was given
         filing_due_at: datetime | None  # by when the report was due after the incident
+        era_reason: str | None  # why another era than the one in force on the report's date; None: that one
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["filing_deadline"] = state["filing_due_at"] = None  # not decided before v2
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["era_reason"] = None  # an explicit era needed no reason before v3
+
         def apply(self, case: Case) -> None:
             case.milestones = {}
-            case.deadline = case.due_at = None
+            case.history = []
+            case.deadline = case.due_at = case.deadline_since = None
             case.deadline_missed = False
             case.personnel_data_blocked = False
             case.escalations = []
@@ -185,6 +195,24 @@ class Case(Aggregate):
 
         def apply(self, case: Case) -> None:
             case.reporter_erased = True
+            super().apply(case)
+
+    class DateCorrected(Event):
+        """A stated time that today's rules refuse (an older version took a report dated in year 1), corrected:
+        the event keeps what it stated, this one says what it should have said. The case's milestones and, when
+        that event started the running deadline, the deadline (recorded here, re-decided) follow the correction."""
+
+        trigger = "correct_date"
+        corrected_version: int
+        stated_at: datetime  # the occurred_at that event stated
+        corrected_at: datetime  # the time it should have stated
+
+        def apply(self, case: Case) -> None:
+            trigger, _, recorded_at = case.history[self.corrected_version - 1]
+            case.history[self.corrected_version - 1] = (trigger, self.corrected_at, recorded_at)
+            case.milestones = {}
+            for earlier, at, _ in case.history:
+                case.milestones.setdefault(earlier, at)
             super().apply(case)
 
     class DepartureRecorded(Event):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 from workflow import rules
@@ -21,15 +22,44 @@ from workflow.fields import TRIGGER_FIELDS, check_keys, choice, optional_text, p
 from workflow.settings import Settings
 
 CLOCK_SKEW = timedelta(minutes=5)
+# The UTC offsets places use (UTC-12 to UTC+14); Python would take anything short of a day.
+OFFSETS = (timedelta(hours=-12), timedelta(hours=14))
+_AWARE = "ISO 8601 with an offset, e.g. 2024-03-01T09:00+07:00"
 
 
-def check_time(occurred_at: datetime, recorded_at: datetime, not_before: datetime | None) -> datetime:
-    if not isinstance(occurred_at, datetime) or occurred_at.tzinfo is None:
-        raise InvalidField("occurred_at", f"must be a timezone-aware datetime, got {occurred_at!r}",
-                           allowed="ISO 8601 with an offset, e.g. 2024-03-01T09:00+07:00")
-    if occurred_at > recorded_at + CLOCK_SKEW:
-        raise InvalidField("occurred_at", f"{occurred_at.isoformat()} is in the future "
-                                          f"(recorded at {recorded_at.isoformat()})")
+def check_moment(name: str, when: Any, now: datetime, settings: Settings, *, future: str = "",
+                 allowed: str | None = None) -> datetime:
+    """A stated time within reason, on every path (commands, `tick`, audits): timezone-aware, with an offset some
+    place uses, not before the earliest date (``JEJAK_EARLIEST_DATE``) and not after `now` (give or take the
+    clock skew). A year-1 or year-9999 time would break the read side's arithmetic, and is never a case's."""
+    if not isinstance(when, datetime) or when.tzinfo is None or when.utcoffset() is None:
+        raise InvalidField(name, f"must be a timezone-aware datetime, got {when!r}", allowed=allowed or _AWARE)
+    offset = when.utcoffset()
+    if not OFFSETS[0] <= offset <= OFFSETS[1]:
+        raise InvalidField(name, f"{when.isoformat()} has the UTC offset {when.strftime('%z')}, which no place "
+                                 "uses", allowed="offsets from -12:00 to +14:00")
+    if when < settings.earliest_moment:
+        raise InvalidField(name, f"{when.isoformat()} is before {settings.earliest_date.isoformat()}, the "
+                                 "earliest date accepted (JEJAK_EARLIEST_DATE): is the year right?",
+                           allowed=allowed or f"a time from {settings.earliest_date.isoformat()} up to now")
+    if when > now + CLOCK_SKEW:
+        raise InvalidField(name, f"{when.isoformat()} is in the future{future}",
+                           allowed=allowed or "a time up to now")
+    return when
+
+
+def check_day(name: str, day: str | None, settings: Settings) -> str | None:
+    """A stated date (ISO text, as `fields.parse_date` gives it) not before the earliest date accepted."""
+    if day is not None and day < settings.earliest_date.isoformat():
+        raise InvalidField(name, f"{day} is before {settings.earliest_date.isoformat()}, the earliest date "
+                                 "accepted (JEJAK_EARLIEST_DATE): is the year right?")
+    return day
+
+
+def check_time(occurred_at: datetime, recorded_at: datetime, not_before: datetime | None,
+               settings: Settings) -> datetime:
+    check_moment("occurred_at", occurred_at, recorded_at, settings,
+                 future=f" (recorded at {recorded_at.isoformat()})" if isinstance(recorded_at, datetime) else "")
     if not_before is not None and occurred_at < not_before:
         raise InvalidField("occurred_at", f"{occurred_at.isoformat()} is before the case's previous event "
                                           f"({not_before.isoformat()}); a case's history does not go backwards")
@@ -63,24 +93,45 @@ def _running(era: Era, name: str, start: datetime, settings: Settings) -> tuple[
 
 
 def decide_report(actor: Actor, occurred_at: datetime, recorded_at: datetime, fields: Mapping[str, Any],
-                  settings: Settings, era_id: str | None = None, note: str | None = None) -> dict[str, Any]:
+                  settings: Settings, era_id: str | None = None, note: str | None = None,
+                  era_reason: str | None = None, imported: bool = False) -> dict[str, Any]:
     """The `Reported` event's fields for a new case, or a refusal."""
-    check_time(occurred_at, recorded_at, None)
-    era = get_era(era_id) if era_id else era_for(occurred_at.astimezone(settings.zone).date())
+    check_time(occurred_at, recorded_at, None, settings)
+    era, era_reason = _era(actor, occurred_at.astimezone(settings.zone).date(), era_id, era_reason, imported)
     _authorize(era, NEW, "report", actor)
     parts = report_parts(fields, reporter_required=actor.role == "reporter")
     region = parts["region"]
     require_jurisdiction(actor, "(new)", region["province"], region["regency"], {parts["terlapor"]["agency"]})
-    incident_date = parts["incident"]["date"]
+    incident_date = check_day("event_date", parts["incident"]["date"], settings)
     if incident_date and incident_date > occurred_at.astimezone(settings.zone).date().isoformat():
         raise InvalidField("event_date", f"{incident_date} is after the report itself")
     source = "report" if actor.role == "reporter" else "finding"
     filing_deadline, filing_due_at = _filing_deadline(era, source, incident_date, settings)
     return dict(
         actor=actor.as_dict(), occurred_at=occurred_at, workflow_version=era.version, state="reported",
-        deadline=None, due_at=None, note=optional_text("note", note), era=era.id, source=source,
-        filing_deadline=filing_deadline, filing_due_at=filing_due_at, **parts,
+        deadline=None, due_at=None, note=optional_text("note", note), era=era.id, era_reason=era_reason,
+        source=source, filing_deadline=filing_deadline, filing_due_at=filing_due_at, **parts,
     )
+
+
+def _era(actor: Actor, day: date, era_id: Any, reason: Any, imported: bool) -> tuple[Era, str | None]:
+    """The era follows the report's date. Another one may be named only by Bawaslu (a finding) or an import
+    (history kept elsewhere), with the reason, which the event records; never by a reporter, whose choice would
+    send the case to another commission under other deadlines."""
+    in_force = era_for(day)
+    chosen = get_era(era_id) if era_id not in (None, "") else in_force
+    if chosen is in_force:
+        if optional_text("era_reason", reason):
+            raise InvalidField("era_reason", f"given, but the era is the one in force on {day} ({in_force.id})")
+        return in_force, None
+    if actor.role == "reporter" and not imported:
+        raise NotAuthorized(f"era: a report is handled under the era in force on its date ({in_force.id} on "
+                            f"{day}); only a Bawaslu finding or an import may name another")
+    why = optional_text("era_reason", reason, 500)
+    if not why:
+        raise InvalidField("era_reason", f"required to handle a case of {day} under {chosen.id}, not "
+                                         f"{in_force.id} (the era in force then): say why")
+    return chosen, why
 
 
 def _filing_deadline(era: Era, source: str, incident_date: str | None, settings: Settings
@@ -103,22 +154,26 @@ def decide(case: Case, trigger: str, actor: Actor, occurred_at: datetime, record
     require_jurisdiction(actor, case.id, case.region["province"], case.region["regency"], case.agencies)
     era = get_era(case.era)
     if trigger not in TRIGGERS or trigger == "report":
-        legal = rules.legal_triggers(era, case.state, facts(case, occurred_at))
+        legal = rules.legal_triggers(era, case.state, facts(case, occurred_at, settings))
         raise IllegalTransition(case.id, case.state, trigger, legal, why="no such trigger",
                                 closed=case.state in FINAL_STATES)
-    check_time(occurred_at, recorded_at, case.last_occurred_at)
-    dest = rules.destination(era, case.state, trigger, facts(case, occurred_at), case.id)
+    check_time(occurred_at, recorded_at, case.last_occurred_at, settings)
+    dest = rules.destination(era, case.state, trigger, facts(case, occurred_at, settings), case.id)
     _authorize(era, case.state, trigger, actor)
     check_keys(fields, TRIGGER_FIELDS.get(trigger, {}), trigger)
+    if trigger == "correct_date" and not optional_text("note", note):
+        raise InvalidField("note", "a correction needs its reason", allowed="e.g. --note 'the form says 2024'")
     deadline, due_at = _deadline_after(case, era, dest, occurred_at, case.election["kind"], settings)
     payload = dict(actor=actor.as_dict(), occurred_at=occurred_at, workflow_version=era.version, state=dest,
                    deadline=deadline, due_at=due_at, note=optional_text("note", note))
-    payload.update(_trigger_fields(case, era, trigger, fields, occurred_at))
+    payload.update(_trigger_fields(case, era, trigger, fields, occurred_at, settings))
     return EVENT_FOR_TRIGGER[trigger], payload
 
 
-def facts(case: Case, at: datetime) -> rules.CaseFacts:
+def facts(case: Case, at: datetime, settings: Settings | None = None) -> rules.CaseFacts:
+    earliest = (settings or _default_settings()).earliest_moment
     return rules.CaseFacts(
+        has_time_out_of_range=any(stated < earliest for _, stated, _ in case.history),
         deadline_passed=case.due_at is not None and at >= case.due_at,
         deadline_missed=case.deadline_missed,
         personnel_data_blocked=case.personnel_data_blocked,
@@ -127,8 +182,8 @@ def facts(case: Case, at: datetime) -> rules.CaseFacts:
     )
 
 
-def _trigger_fields(case: Case, era: Era, trigger: str, fields: Mapping[str, Any], occurred_at: datetime
-                    ) -> dict[str, Any]:
+def _trigger_fields(case: Case, era: Era, trigger: str, fields: Mapping[str, Any], occurred_at: datetime,
+                    settings: Settings) -> dict[str, Any]:
     if trigger == "forward":
         return {"to": era.commission}
     if trigger == "recommend":
@@ -138,7 +193,7 @@ def _trigger_fields(case: Case, era: Era, trigger: str, fields: Mapping[str, Any
                 "ppk": check_agency(fields.get("ppk") or case.terlapor["agency"], "ppk")}
     if trigger == "impose_sanction":
         sanction = choice("sanction", fields["sanction"], era.all_sanctions)
-        decree_date = parse_date("decree_date", fields.get("decree_date"))
+        decree_date = check_day("decree_date", parse_date("decree_date", fields.get("decree_date")), settings)
         if decree_date and decree_date > occurred_at.date().isoformat():
             raise InvalidField("decree_date", f"{decree_date} is after the sanction was imposed")
         return {"track": era.all_sanctions[sanction].track, "sanction": sanction,
@@ -149,4 +204,53 @@ def _trigger_fields(case: Case, era: Era, trigger: str, fields: Mapping[str, Any
         return {"to": choice("to", fields["to"], ESCALATION_TARGETS)}
     if trigger == "record_departure":
         return {"reason": choice("reason", fields["reason"], DEPARTURE_REASONS)}
+    if trigger == "correct_date":
+        return _correction(case, era, fields, settings)
     return {}
+
+
+def _correction(case: Case, era: Era, fields: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """Which event's stated time is corrected, to what: only a time today's rules refuse, to one they accept
+    that keeps the case's history in order. When that event started the running deadline, the deadline is
+    decided again from the corrected time (and recorded on the correction)."""
+    version = fields["version"]
+    if isinstance(version, str) and version.strip().isdecimal() and len(version.strip()) < 10:
+        version = int(version)
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= case.version:
+        raise InvalidField("version", f"no event {version!r} in this case", allowed=f"1 to {case.version}")
+    trigger, stated, recorded_at = case.history[version - 1]
+    if stated >= settings.earliest_moment:
+        raise InvalidField("version", f"event {version} ({trigger}) states {stated.isoformat()}, which is within "
+                                      "range: only a time before the earliest date accepted is corrected")
+    corrected = _moment("to", fields["to"], settings)
+    check_moment("to", corrected, recorded_at, settings, future=f" of event {version}'s recording "
+                                                                 f"({recorded_at.isoformat()})")
+    earlier = case.history[version - 2][1] if version > 1 else None
+    later = case.history[version][1] if version < len(case.history) else None
+    if earlier is not None and corrected < earlier:
+        raise InvalidField("to", f"{corrected.isoformat()} is before event {version - 1} "
+                                 f"({earlier.isoformat()}); a case's history does not go backwards")
+    if later is not None and corrected > later:
+        raise InvalidField("to", f"{corrected.isoformat()} is after event {version + 1} ({later.isoformat()}); "
+                                 "a case's history does not go backwards (correct the later events first)")
+    payload: dict[str, Any] = {"corrected_version": version, "stated_at": stated, "corrected_at": corrected}
+    if case.deadline is not None and case.deadline_since == version:
+        payload["deadline"], payload["due_at"] = _running(era, case.deadline, corrected, settings)
+    return payload
+
+
+def _moment(name: str, value: Any, settings: Settings) -> datetime:
+    """A time given as a datetime or ISO text (without an offset: local time, JEJAK_TZ)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidField(name, f"not an ISO date or time: {value!r}", allowed=_AWARE) from None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=settings.zone)
+    return value
+
+
+@cache
+def _default_settings() -> Settings:
+    return Settings()

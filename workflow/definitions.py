@@ -96,6 +96,9 @@ LIFECYCLE = [
     # Reports recorded before the data was sealed (an early version) hold it in clear: no key to destroy.
     dict(trigger="erase_reporter", source=STATES[1:], dest=None, roles=["bawaslu"], conditions="has_reporter_data",
          unless="reporter_data_in_clear"),
+    # An event stating a time that today's rules refuse (an older version took a report dated in year 1) is
+    # corrected by Bawaslu, which keeps the case file, with a new event: the history keeps both.
+    dict(trigger="correct_date", source=STATES[1:], dest=None, roles=["bawaslu"], conditions="has_time_out_of_range"),
 ]
 
 # Seen in BKN's 2024 system: a complaint can be rejected outright at verification.
@@ -200,6 +203,12 @@ ERAS = {
     ]
 }
 TRACKS = ("ethics", "discipline", "non_asn")
+
+
+# The first era also takes the reports from before its start (the 2020 regional elections' complaints began
+# before SKB 2020 was signed, and their stages in 2019). Nothing dated earlier is accepted: the default of the
+# `JEJAK_EARLIEST_DATE` setting (workflow.settings).
+EARLIEST_DATE = date(2019, 1, 1)
 
 
 def era_for(day: date) -> Era:

@@ -20,7 +20,10 @@ from workflow.errors import InvalidField
 MAX_TEXT = 2000
 _NIP = re.compile(r"^\d{18}$")
 _ELECTION = re.compile(r"^(?P<kind>[a-z]+)-(?P<year>\d{4})$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")  # control characters other than tab and newline
+# Control characters other than tab and newline: C0, DEL and C1 (U+009B is a terminal's escape too), and the
+# invisible direction overrides that make text display other than it reads ("Trojan source").
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # from JSON's "\\ud800": not text, and not storable as UTF-8
 
 REPORT_FIELDS = {
     # key: (required, description)
@@ -53,6 +56,8 @@ TRIGGER_FIELDS = {
                         "decree_date": (False, "the decree's date (YYYY-MM-DD)")},
     "escalate": {"to": (True, "one of: " + ", ".join(ESCALATION_TARGETS))},
     "record_departure": {"reason": (True, "one of: " + ", ".join(DEPARTURE_REASONS))},
+    "correct_date": {"version": (True, "the version of the event whose stated time is corrected"),
+                     "to": (True, "the time it should have stated (ISO; without an offset: local time)")},
 }
 
 
@@ -62,7 +67,9 @@ def text(name: str, value: Any, limit: int = MAX_TEXT) -> str:
     if len(value) > limit:
         raise InvalidField(name, f"is {len(value)} characters long, at most {limit} allowed")
     if _CONTROL.search(value):
-        raise InvalidField(name, "contains control characters")
+        raise InvalidField(name, "contains control characters (or invisible direction overrides)")
+    if _SURROGATE.search(value):
+        raise InvalidField(name, "is not valid Unicode text (a lone surrogate)")
     return value.strip()
 
 

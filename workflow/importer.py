@@ -5,8 +5,11 @@ for each dated milestone, in date order), so the era, the legal order of steps, 
 actors' roles and jurisdictions, categories and sanctions are checked exactly as for ``jejak report`` and
 ``jejak advance``. Good cases are saved many per transaction, as ``Jejak.record_cases`` saves them.
 
-Each row has an idempotency key: its ``external_ref`` if given, else a hash of the row; the case id derives
-from it, so running the same file again adds nothing (those rows count as "already imported").
+Each row has an idempotency key: its ``external_ref`` if given, else an HMAC of its cells other than the
+reporter's, under a secret of the store (`row_key`); the case id derives from it, so running the same file again
+adds nothing (those rows count as "already imported"). No key holds anything of the reporter, so erasing their
+data leaves nothing that confirms a guess. (Versions before this one hashed every cell, the reporter's too, with
+no secret: `legacy_row_key`, looked up so that their files are still recognised, never written.)
 
 The columns are in ``COLUMNS`` (see also the README, "Bulk import and export"). This module imports only the
 standard library at load time: the CLI registers it on every start, and write commands must start fast.
@@ -17,7 +20,9 @@ from __future__ import annotations
 import csv
 import gc
 import hashlib
+import hmac
 import io
+import os
 import json
 import re
 import sys
@@ -44,7 +49,8 @@ def default_workers() -> int:
 REPORT_COLUMNS = {
     "reported_at": "when the report was filed (or the finding recorded) [required]",
     "actor": "who filed it (default: reporter if reporter_name is given, else the Bawaslu of the region)",
-    "era": "override the legal era chosen from reported_at",
+    "era": "handle the case under this era, not the one in force on reported_at (needs era_reason)",
+    "era_reason": "why the case is under another era than the one in force on reported_at",
     "note": "a note on the report",
 }
 
@@ -249,8 +255,8 @@ def _read_csv(path: Path) -> list[Row]:
             if not any(cell.strip() for cell in record):
                 continue  # blank line
             row = Row(start, {})
-            if len(record) > len(names):
-                row.problem = f"has {len(record)} cells, the header has {len(names)} columns"
+            if len(record) != len(names):
+                row.problem = f"expected {len(names)} columns, found {len(record)}"
             elif suspect and any(_bad_text(cell) for cell in record):
                 row.problem = "not valid UTF-8 (save the file as UTF-8, e.g. Excel's 'CSV UTF-8')"
             else:
@@ -266,35 +272,67 @@ def _read_xlsx(path: Path) -> list[Row]:
         import openpyxl
     except ImportError:  # pragma: no cover - a declared dependency
         raise ImportFileError("reading .xlsx needs openpyxl: pip install openpyxl") from None
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # noqa: BLE001 - zip, XML or format errors from openpyxl
-        raise ImportFileError(f"{path}: not a readable .xlsx workbook ({type(error).__name__}: {error})") from None
-    try:
-        sheet = book.worksheets[0]
-        rows_iter = sheet.iter_rows(values_only=True)
-        header = next(rows_iter, None)
-        if header is None:
-            raise ImportFileError(f"{path}: the first sheet is empty (expected a header row)")
-        while header and header[-1] is None:
-            header = header[:-1]
-        names = _check_header(path, list(header))
-        rows = []
-        for number, record in enumerate(rows_iter, start=2):
-            cells = [None if (isinstance(v, str) and not v.strip()) else v for v in record]
-            if all(v is None for v in cells):
-                continue
-            row = Row(number, {})
-            extra = [v for v in cells[len(names):] if v is not None]
-            if extra:
-                row.problem = f"has values beyond the header's {len(names)} columns"
-            else:
-                row.values = {n: (v.strip() if isinstance(v, str) else v) for n, v in zip(names, cells)
-                              if v is not None}
-            rows.append(row)
-        return rows
-    finally:
-        book.close()
+    records, formulas = _xlsx_records(path, data_only=False)  # formulas as such: a text cell "=…" is text
+    unsaved: dict[int, list[int]] = {}  # sheet row -> columns holding a formula with no saved result
+    if formulas:  # their results, as the spreadsheet saved them
+        cached, _ = _xlsx_records(path, data_only=True)
+        for number, columns in formulas.items():
+            for i in columns:
+                value = cached[number - 1][i] if number <= len(cached) and i < len(cached[number - 1]) else None
+                records[number - 1][i] = value
+                if value is None:
+                    unsaved.setdefault(number, []).append(i)
+    if not records:
+        raise ImportFileError(f"{path}: the first sheet is empty (expected a header row)")
+    header = records[0]
+    while header and header[-1] is None:
+        header = header[:-1]
+    names = _check_header(path, list(header))
+    rows = []
+    for number, record in enumerate(records[1:], start=2):
+        cells = [None if (isinstance(v, str) and not v.strip()) else v for v in record]
+        if all(v is None for v in cells) and number not in unsaved:
+            continue
+        row = Row(number, {})
+        filled = [i for i, v in enumerate(cells) if v is not None or i in unsaved.get(number, ())]
+        if filled and filled[-1] >= len(names):
+            row.problem = f"expected {len(names)} columns, found {filled[-1] + 1}"
+        elif number in unsaved:
+            columns = ", ".join(names[i] for i in unsaved[number])
+            row.problem = (f"{columns}: a formula with no saved result (open the file in a spreadsheet and save "
+                           "it, or paste the values)")
+        else:
+            row.values = {n: (v.strip() if isinstance(v, str) else v) for n, v in zip(names, cells)
+                          if v is not None}
+        rows.append(row)
+    return rows
+
+
+def _xlsx_records(path: Path, data_only: bool) -> tuple[list[list[Any]], dict[int, list[int]]]:
+    """The first sheet's rows as values, and where its formulas are (sheet row -> columns), read streaming."""
+    import warnings
+
+    import openpyxl
+
+    with warnings.catch_warnings():  # openpyxl warns on stderr (a date serial out of range becomes "#VALUE!",
+        warnings.simplefilter("ignore")  # which the row's check then reports on its line)
+        try:
+            book = openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+        except Exception as error:  # noqa: BLE001 - zip, XML or format errors from openpyxl
+            raise ImportFileError(f"{path}: not a readable .xlsx workbook ({type(error).__name__}: {error})") \
+                from None
+        try:
+            records, formulas = [], {}
+            for number, row in enumerate(book.worksheets[0].iter_rows(), start=1):
+                values = []
+                for i, cell in enumerate(row):
+                    if cell.data_type == "f":
+                        formulas.setdefault(number, []).append(i)
+                    values.append(cell.value)
+                records.append(values)
+            return records, formulas
+        finally:
+            book.close()
 
 
 # --- one row: its commands ----------------------------------------------------------------------------------
@@ -311,7 +349,8 @@ class Step:
 class Plan:
     """A row read into its commands: the report, then the steps in the order they apply."""
 
-    __slots__ = ("key", "case_id", "report_actor", "reported_at", "era", "note", "fields", "steps", "actors")
+    __slots__ = ("key", "case_id", "report_actor", "reported_at", "era", "era_reason", "note", "fields", "steps",
+                 "actors")
 
     def __init__(self, **values: Any):
         for name in self.__slots__:
@@ -361,14 +400,31 @@ def _date_only(value: Any) -> bool:
     return isinstance(value, date) or (isinstance(value, str) and len(value) == 10)
 
 
-def row_key(values: dict[str, Any]) -> str:
-    """The idempotency key: the row's external_ref, else a digest of its non-empty cells."""
+PERSONAL_COLUMNS = ("reporter_name", "reporter_contact", "reporter_id_number")  # sealed, erasable: never keyed
+KEY_SECRET = "import key"  # the name of the store's secret for row keys (privacy.SubjectKeys.secret)
+
+
+def row_key(values: dict[str, Any], secret: bytes) -> str:
+    """The idempotency key: the row's external_ref, else an HMAC-SHA256, under the store's secret, of its
+    non-empty cells other than the reporter's (stored as external_ref ``imported-…``)."""
     ref = values.get("external_ref")
     if ref is not None:
         return _as_text("external_ref", ref)
-    canonical = json.dumps(sorted((k, v if isinstance(v, str) else repr(v)) for k, v in values.items()),
-                           ensure_ascii=False)
-    return "import-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    cells = {k: v for k, v in values.items() if k not in PERSONAL_COLUMNS}
+    return "imported-" + hmac.new(secret, _canonical(cells), hashlib.sha256).hexdigest()[:32]
+
+
+def legacy_row_key(values: dict[str, Any]) -> str | None:
+    """The key an earlier version gave a row without external_ref (a plain SHA-256 of every cell), to recognise
+    its imports; computed in memory only, never stored again."""
+    if values.get("external_ref") is not None:
+        return None
+    return "import-" + hashlib.sha256(_canonical(values)).hexdigest()[:32]
+
+
+def _canonical(values: dict[str, Any]) -> bytes:
+    return json.dumps(sorted((k, v if isinstance(v, str) else repr(v)) for k, v in values.items()),
+                      ensure_ascii=False).encode()
 
 
 def case_id_for(key: str) -> UUID:
@@ -383,9 +439,8 @@ def _external_ref_namespace() -> UUID:
     return EXTERNAL_REF_NAMESPACE
 
 
-def plan_row(values: dict[str, Any], zone, key: str | None = None) -> Plan:
+def plan_row(values: dict[str, Any], zone, key: str) -> Plan:
     """Read a row into the commands it stands for (no rule is applied yet: the commands do that)."""
-    key = key or row_key(values)
     fields = {k: _as_text(k, values[k]) for k in REPORT_FIELDS if k in values}
     fields["external_ref"] = key
     if "reported_at" not in values:
@@ -413,6 +468,7 @@ def plan_row(values: dict[str, Any], zone, key: str | None = None) -> Plan:
         key=key, case_id=case_id_for(key),
         report_actor=_as_text("actor", values["actor"]) if "actor" in values else None,
         reported_at=reported_at, era=_as_text("era", values["era"]) if "era" in values else None,
+        era_reason=_as_text("era_reason", values["era_reason"]) if "era_reason" in values else None,
         note=_as_text("note", values["note"]) if "note" in values else None, fields=fields, steps=steps,
         actors={c: _as_text(c, values[c]) for c in ROLE_COLUMNS if c in values},
     )
@@ -442,7 +498,7 @@ def build_case(app, plan: Plan, actors: _Actors):
     report_actor = plan.report_actor or ("reporter" if plan.fields.get("reporter_name") else bawaslu)
     try:
         case = app.new_case(actors(report_actor), occurred_at=plan.reported_at, era=plan.era, note=plan.note,
-                            **plan.fields)
+                            era_reason=plan.era_reason, imported=True, **plan.fields)
     except JejakError as error:
         raise _StepError("report", error) from None
     try:
@@ -541,32 +597,39 @@ def import_file(app, path: str | Path, *, dry_run: bool = False, strict: bool = 
     return result
 
 
-def _keyed(app, rows: list[Row], result: ImportResult) -> list[tuple[int, dict[str, Any], str]]:
+def _keyed(app, rows: list[Row], result: ImportResult, dry_run: bool) -> list[tuple[int, dict[str, Any], str]]:
     """Each row with its idempotency key, as (line, values, key); drop unreadable rows, repeated keys and
-    cases that exist already. (Reading a row into its commands is left to `_build`, which may run in
-    worker processes.)"""
+    cases that exist already (under the key of this version or of an earlier one). (Reading a row into its
+    commands is left to `_build`, which may run in worker processes.)"""
+    # a dry run on a store that never imported makes no secret: a passing one keys this file's rows alike
+    secret = app.subject_keys.secret(KEY_SECRET, create=not dry_run) or os.urandom(32)
     first_line: dict[str, int] = {}  # idempotency key -> the line that has it
     keyed: list[tuple[int, dict[str, Any], str]] = []
+    legacy: list[UUID | None] = []
     for row in rows:
         if row.problem:
             result.bad.append(RowError(row.line, row.problem))
             continue
         try:
-            key = row_key(row.values)
+            key = row_key(row.values, secret)
         except JejakError as error:
             result.bad.append(RowError(row.line, str(error)))
             continue
         if key in first_line:
-            what = "external_ref" if "external_ref" in row.values else "content"
-            result.bad.append(RowError(row.line, f"same {what} as line {first_line[key]} "
-                                                 "(a case appears once per file)"))
+            why = "a case appears once per file" if "external_ref" in row.values else \
+                "the reporter's cells aside; a case appears once per file: an external_ref tells cases apart"
+            result.bad.append(RowError(row.line, f"same {'external_ref' if 'external_ref' in row.values else 'content'}"
+                                                 f" as line {first_line[key]} ({why})"))
             continue
         first_line[key] = row.line
         keyed.append((row.line, row.values, key))
+        old = legacy_row_key(row.values)
+        legacy.append(case_id_for(old) if old else None)
     case_ids = [case_id_for(key) for _, _, key in keyed]
-    existing = existing_case_ids(app, case_ids)
-    result.already = sum(1 for case_id in case_ids if case_id in existing)
-    return [entry for entry, case_id in zip(keyed, case_ids) if case_id not in existing]
+    existing = existing_case_ids(app, case_ids + [case_id for case_id in legacy if case_id])
+    done = [case_id in existing or old in existing for case_id, old in zip(case_ids, legacy)]
+    result.already = sum(done)
+    return [entry for entry, there in zip(keyed, done) if not there]
 
 
 class _Built:
@@ -618,7 +681,7 @@ def _run(app, rows: list[Row], *, dry_run: bool, batch_size: int, progress, desc
     from tqdm import tqdm
 
     result = ImportResult(rows=len(rows), dry_run=dry_run)
-    keyed = _keyed(app, rows, result)
+    keyed = _keyed(app, rows, result, dry_run)
     batches = [keyed[i:i + batch_size] for i in range(0, len(keyed), batch_size)]
     bar = tqdm(total=len(rows), desc=f"jejak import: {desc}", unit="row", file=sys.stderr,
                disable=progress is False if progress is not None else None, dynamic_ncols=True, leave=False)

@@ -73,6 +73,7 @@ class SubjectKeys:
         self.master = _cipher(master_key, source) if master_key else None
         self._table_ready = False
         self._warned = False
+        self._secrets_ready = False
 
     def _ensure_table(self) -> None:
         """Create the table once, in a transaction of its own. (On SQLite a transaction that reads before it
@@ -155,6 +156,50 @@ class SubjectKeys:
 
     def _wrap(self, key: str) -> str:
         return b64encode(self.master.encrypt(key.encode())).decode() if self.master else key
+
+    def ensure_secrets_table(self) -> None:
+        """Create ``store_secrets`` once (as `_ensure_table` does ``subject_keys``; `jejak db secure` creates it on a
+        secured PostgreSQL store, whose application role may not)."""
+        if self._secrets_ready:
+            return
+        try:
+            with self.datastore.transaction(commit=True) as own:
+                if self.mark == "?" or _missing(own, "store_secrets"):
+                    own.execute("CREATE TABLE IF NOT EXISTS store_secrets (name TEXT PRIMARY KEY, "
+                                "secret TEXT NOT NULL, wrapped BOOLEAN NOT NULL, created_at TEXT NOT NULL)")
+        except (IntegrityError, ProgrammingError) as error:
+            if not lost_schema_race(error):
+                raise
+        self._secrets_ready = True
+
+    def secret(self, name: str, create: bool = True) -> bytes | None:
+        """A random 32-byte secret of this store (the import keys' HMAC key), made on first use and kept in
+        ``store_secrets``, wrapped under the master key when one is set, as data keys are; without a master key
+        it sits in clear beside the data. None if it does not exist yet and `create` is false."""
+        select = f"SELECT secret, wrapped FROM store_secrets WHERE name = {self.mark}"
+        self.ensure_secrets_table()
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(select, (name,))
+            row = cursor.fetchone()
+        if row is None:
+            if not create:
+                return None
+            from eventsourcing.cryptography import AESCipher
+
+            new = (name, self._wrap(AESCipher.create_key(32)), self.master is not None,
+                   datetime.now(timezone.utc).isoformat())
+            with self.datastore.transaction(commit=True) as cursor:  # a racing process's secret wins: read back
+                cursor.execute("INSERT INTO store_secrets VALUES "
+                               f"({', '.join([self.mark] * 4)}) ON CONFLICT (name) DO NOTHING", new)
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(select, (name,))
+                row = cursor.fetchone()
+        value, wrapped = row["secret"], row["wrapped"]
+        if wrapped:
+            if self.master is None:
+                raise InvalidField(MASTER_KEY_VARIABLE, f"the store's {name} is encrypted; configure the master key")
+            value = self.master.decrypt(b64decode(value)).decode()
+        return b64decode(value)
 
 
 def _missing(cursor, table: str) -> bool:

@@ -27,6 +27,8 @@ _CONDITION_TEXT = {
     ("has_reporter_data", True): "the case holds no reporter data (none given, or already erased)",
     ("reporter_data_in_clear", False): "the reporter's data was recorded in clear, before it was sealed: there "
                                        "is no key to destroy, and history is not rewritten",
+    ("has_time_out_of_range", True): "no event of the case states a time before the earliest date accepted "
+                                     "(JEJAK_EARLIEST_DATE): its times stand as recorded",
 }
 
 
@@ -39,6 +41,7 @@ class CaseFacts:
     personnel_data_blocked: bool = False
     has_reporter_data: bool = False
     reporter_data_in_clear: bool = False
+    has_time_out_of_range: bool = False
 
 
 class _Probe:

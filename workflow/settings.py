@@ -4,6 +4,8 @@ Defaults come from the era definitions; each can be overridden from the environm
 ``JEJAK_DEADLINE_PPK_FOLLOW_UP=10`` (calendar days), ``=10 working`` (working days) or ``=off``; an era-specific
 override is ``JEJAK_DEADLINE_BKN_2024__COMMISSION_EXAMINATION``. ``JEJAK_HOLIDAYS_FILE`` names a file of extra
 non-working dates (one ISO date per line, ``#`` comments), added to Indonesia's public and joint-leave holidays.
+``JEJAK_EARLIEST_DATE`` (default 2019-01-01, see ``definitions.EARLIEST_DATE``) is the earliest date any stated
+time or date may carry: a report dated in year 1 is a typo or an attack, never a case.
 A deadline is computed when a stage starts and recorded in the event, so changing a setting never re-judges
 history.
 """
@@ -19,11 +21,13 @@ from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from workflow.definitions import Deadline, Era
+from workflow.definitions import EARLIEST_DATE, Deadline, Era
 from workflow.errors import InvalidField
 
 _DURATION = re.compile(r"^\s*(\d{1,4})\s*(d|days?|wd|working(?:\s+days?)?)?\s*$", re.IGNORECASE)
 _PREFIX = "JEJAK_DEADLINE_"
+# The read side can show times from 1900 on (workflow.definitions.EARLIEST_DATE is the default floor).
+LOWEST_EARLIEST_DATE = date(1900, 1, 2)
 
 
 def parse_deadline(text: str, default: Deadline) -> Deadline:
@@ -44,10 +48,17 @@ class Settings:
     deadline_overrides: Mapping[str, str] = field(default_factory=dict)
     holiday_categories: tuple[str, ...] = ("public", "government")
     extra_holidays: frozenset[date] = frozenset()
+    earliest_date: date = EARLIEST_DATE  # nothing stated before it is accepted
 
     def __post_init__(self) -> None:
-        """Refuse a misspelled or unreadable override at start-up, not at the first stage that needs it."""
+        """Refuse a misspelled or unreadable setting at start-up, not at the first command that needs it."""
         from workflow.definitions import ERAS
+
+        if not isinstance(self.earliest_date, date) or isinstance(self.earliest_date, datetime) or \
+                not LOWEST_EARLIEST_DATE <= self.earliest_date <= min(e.effective_from for e in ERAS.values()):
+            raise InvalidField("JEJAK_EARLIEST_DATE", f"{self.earliest_date!r} is not a date from "
+                               f"{LOWEST_EARLIEST_DATE} to the first era's start",
+                               allowed=f"a date such as {EARLIEST_DATE}")
 
         known = {name for era in ERAS.values() for name in era.deadlines}
         for key, value in self.deadline_overrides.items():
@@ -70,8 +81,14 @@ class Settings:
         extra: set[date] = set()
         if holidays_file := environ.get("JEJAK_HOLIDAYS_FILE"):
             extra = read_holidays_file(Path(holidays_file))
+        earliest = EARLIEST_DATE
+        if text := environ.get("JEJAK_EARLIEST_DATE", "").strip():
+            try:
+                earliest = date.fromisoformat(text)
+            except ValueError:
+                raise InvalidField("JEJAK_EARLIEST_DATE", f"not a date: {text!r}", allowed="YYYY-MM-DD") from None
         return cls(timezone=environ.get("JEJAK_TZ", cls.timezone), deadline_overrides=overrides,
-                   extra_holidays=frozenset(extra))
+                   extra_holidays=frozenset(extra), earliest_date=earliest)
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -80,6 +97,11 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidField("JEJAK_TZ", f"unknown time zone {self.timezone!r}",
                                allowed="Asia/Jakarta, Asia/Makassar, Asia/Jayapura, UTC, …") from None
+
+    @cached_property
+    def earliest_moment(self) -> datetime:
+        """The start of the earliest date, local time: no stated time may come before it."""
+        return datetime.combine(self.earliest_date, time(0), tzinfo=self.zone)
 
     def deadline(self, era: Era, name: str) -> Deadline | None:
         default = era.deadlines.get(name)

@@ -124,8 +124,9 @@ def cmd_report(args) -> int:
     stated = fields.pop("occurred_at", None)
     occurred_at = parse_when(args.at if stated is None else stated, "occurred_at")
     era, note = fields.pop("era", None) or args.era, fields.pop("note", None) or args.note
+    era_reason = fields.pop("era_reason", None) or args.era_reason
     with open_app(args) as app:
-        case_id = app.report(actor, occurred_at=occurred_at, era=era, note=note, **fields)
+        case_id = app.report(actor, occurred_at=occurred_at, era=era, note=note, era_reason=era_reason, **fields)
     print(case_id)
     return 0
 
@@ -138,6 +139,8 @@ def read_json_object(source: str) -> dict:
         raise InvalidField("--from", f"cannot read {source}: {error.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InvalidField("--from", f"not valid JSON: {error}") from None
+    except (RecursionError, ValueError) as error:  # nested too deep; a number of over 4300 digits
+        raise InvalidField("--from", f"not a report: {str(error).split(';')[0]}") from None
     if not isinstance(data, dict):
         raise InvalidField("--from", "must hold one JSON object", allowed="{\"name\": …, \"agency\": …}")
     return data
@@ -259,7 +262,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--from", dest="source", metavar="FILE", help="the fields as one JSON object ('-' = stdin)")
     p.add_argument("--as", dest="actor", default="reporter", help="ROLE[:SCOPE][@ID] (default: reporter)")
     p.add_argument("--at", help="when it was filed (ISO; default now)")
-    p.add_argument("--era", choices=list(ERAS), help="override the era chosen from the report date")
+    p.add_argument("--era", choices=list(ERAS),
+                   help="a finding's era, if not the one in force on its date (with --era-reason; not for reporters)")
+    p.add_argument("--era-reason", help="why the finding is handled under --era")
     p.add_argument("--note")
     for key, (required, description) in REPORT_FIELDS.items():
         p.add_argument("--" + key.replace("_", "-"), dest=key, help=description + (" [required]" if required else ""))

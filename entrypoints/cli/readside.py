@@ -147,7 +147,9 @@ def cmd_audit(args) -> int:
     if getattr(args, "json", False):
         print(frame.to_json(orient="records", date_format="iso", indent=2))
     elif args.csv:
-        frame.to_csv(sys.stdout, index=False)
+        from projections.export import safe_frame  # text a spreadsheet would evaluate gets a leading '
+
+        safe_frame(frame).to_csv(sys.stdout, index=False)
     elif frame.empty:
         print(f"{name}: nothing to report")
     else:
