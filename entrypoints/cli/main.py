@@ -9,17 +9,13 @@ import argparse
 import json
 import os
 import sys
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
-from uuid import UUID
 
+from entrypoints.views import event_row, parse_when, to_jsonable
 from workflow.definitions import ERAS, STATES, TRIGGERS
 from workflow.errors import InvalidField, JejakError
 from workflow.fields import REPORT_FIELDS
-
-COMMON_EVENT_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
-                       "occurred_at", "workflow_version", "state", "deadline", "due_at", "note", "reporter"}
-
 
 # --- helpers ----------------------------------------------------------------------------------------------
 
@@ -34,25 +30,6 @@ def open_app(args):
     return open_jejak(args.db, env={key: value for key, value in CLI_STORE_ENV.items() if key not in os.environ})
 
 
-def parse_when(text: str | None, name: str = "--at") -> datetime | None:
-    """ISO date or datetime; without an offset it is read in the local zone (JEJAK_TZ, default WIB)."""
-    if text is None:
-        return None
-    from workflow.settings import Settings
-
-    if not isinstance(text, str):  # JSON may give a number or a list; argparse turns "--at=--" into a list
-        raise InvalidField(name, f"not an ISO date or time: {text!r}", allowed="e.g. 2024-10-01T09:00+07:00")
-
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidField(name, f"not an ISO date or time: {text!r}", allowed="e.g. 2024-10-01T09:00+07:00") \
-            from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=Settings.from_env().zone)
-    return value
-
-
 def parse_assignments(pairs: list[str]) -> dict[str, str]:
     fields = {}
     for pair in pairs:
@@ -62,18 +39,6 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
             raise InvalidField("--set", f"cannot read {pair!r}", allowed="key=value")
         fields[key.strip()] = value
     return fields
-
-
-def to_jsonable(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [to_jsonable(v) for v in value]
-    return value
 
 
 def print_json(value: Any) -> None:
@@ -95,19 +60,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict):
         return " ".join(f"{k}={_cell(v)}" for k, v in value.items() if v not in (None, "", []))
     return str(value)
-
-
-def actor_text(actor: dict) -> str:
-    return actor["role"] + (f":{actor['scope']}" if actor.get("scope") else "") + (
-        f"@{actor['id']}" if actor.get("id") else "")
-
-
-def event_row(event) -> dict:
-    details = {k: v for k, v in vars(event).items() if k not in COMMON_EVENT_FIELDS}
-    return {"version": event.originator_version, "trigger": event.trigger, "state": event.state,
-            "occurred_at": event.occurred_at, "recorded_at": event.timestamp, "actor": actor_text(event.actor),
-            "workflow_version": event.workflow_version, "due_at": event.due_at, "details": details,
-            "note": event.note}
 
 
 # --- commands ---------------------------------------------------------------------------------------------
@@ -309,12 +261,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_workflow)
 
     if command not in CORE_COMMANDS:
-        from entrypoints.cli import demo, export, importing, readside
+        from entrypoints.cli import demo, export, importing, readside, serve
 
         demo.register(sub)
         readside.register(sub)
         importing.register(sub)
         export.register(sub)
+        serve.register(sub)
     return parser
 
 
