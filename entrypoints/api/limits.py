@@ -1,5 +1,8 @@
 """A size limit on request bodies (HTTP 413), enforced before anything parses them: the body is read up to
-the limit, and whatever comes after is drained unread so that the client still gets the answer."""
+the limit, and whatever comes after is drained unread so that the client still gets the answer.
+
+(FastAPI's own ``max_body_size`` answers a body whose declared length is over the limit with a ``text/plain``
+413 that replaces the application's response, so the refusal could not be ``application/problem+json``.)"""
 
 from __future__ import annotations
 

@@ -196,11 +196,15 @@ def cmd_workflow(args) -> int:
 
 # --- parser -----------------------------------------------------------------------------------------------
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser of every subcommand, or, for one of CORE_COMMANDS, of those alone."""
+def build_parser(command: str | None = None, remote: bool = False) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or, for one of CORE_COMMANDS, of those alone. With `remote` (--server),
+    --as is not required: the token says who acts (and --as is refused)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", default=argparse.SUPPRESS,
                         help="store URL: sqlite:///FILE or postgresql://… (default: $JEJAK_DB or jejak.db)")
+    common.add_argument("--server", default=argparse.SUPPRESS, metavar="URL",
+                        help="run against `jejak serve` at URL instead of a store (default: $JEJAK_SERVER)")
+    common.add_argument("--token", default=argparse.SUPPRESS, help="with --server: the API token (or $JEJAK_TOKEN)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
 
     parser = argparse.ArgumentParser(prog="jejak", parents=[common],
@@ -209,7 +213,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", parents=[common], help="file a report (or, as bawaslu, a finding)")
     p.add_argument("--from", dest="source", metavar="FILE", help="the fields as one JSON object ('-' = stdin)")
-    p.add_argument("--as", dest="actor", default="reporter", help="ROLE[:SCOPE][@ID] (default: reporter)")
+    p.add_argument("--as", dest="actor", default=None if remote else "reporter",
+                   help="ROLE[:SCOPE][@ID] (default: reporter)")
     p.add_argument("--at", help="when it was filed (ISO; default now)")
     p.add_argument("--era", choices=list(ERAS), help="override the era chosen from the report date")
     p.add_argument("--note")
@@ -220,7 +225,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("advance", parents=[common], help="fire a trigger on a case; prints the new state")
     p.add_argument("case")
     p.add_argument("trigger", metavar="TRIGGER", help="one of: " + ", ".join(TRIGGERS))
-    p.add_argument("--as", dest="actor", required=True, help="ROLE[:SCOPE][@ID], e.g. bawaslu:kab-bima")
+    p.add_argument("--as", dest="actor", required=not remote, help="ROLE[:SCOPE][@ID], e.g. bawaslu:kab-bima")
     p.add_argument("--at", help="when it happened (ISO; default now)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a field of the trigger")
     p.add_argument("--note")
@@ -248,7 +253,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("triggers", parents=[common], help="what an actor may do next on a case")
     p.add_argument("case")
-    p.add_argument("--as", dest="actor", required=True, help="ROLE[:SCOPE][@ID]")
+    p.add_argument("--as", dest="actor", required=not remote, help="ROLE[:SCOPE][@ID]")
     p.set_defaults(func=cmd_triggers)
 
     p = sub.add_parser("tick", parents=[common], help="mark cases whose deadline passed as overdue (once each)")
@@ -280,7 +285,7 @@ def command_word(argv: list[str]) -> str | None:
     """The subcommand named in argv (skipping the options that may precede it), or None."""
     words = iter(argv)
     for word in words:
-        if word == "--db":
+        if word in ("--db", "--server", "--token"):
             next(words, None)
         elif not word.startswith("-"):
             return word
@@ -288,12 +293,19 @@ def command_word(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from entrypoints.cli.remote import remote_mode
+
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(command_word(argv))
+    remote = remote_mode(argv)
+    parser = build_parser(command_word(argv), remote)
     args = parser.parse_args(argv)
     args.db = getattr(args, "db", None)
     args.json = getattr(args, "json", False)
     try:
+        if remote:
+            from entrypoints.cli.remote import run
+
+            return run(args)
         return args.func(args)
     except JejakError as error:
         print(f"jejak: error: {error}", file=sys.stderr)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -16,7 +17,9 @@ from workflow.errors import InvalidField
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("serve", help="run the HTTP API (needs JEJAK_MASTER_KEY or --insecure-dev)",
+    store = argparse.ArgumentParser(add_help=False)  # --db also after the subcommand (`jejak serve --db URL`)
+    store.add_argument("--db", default=argparse.SUPPRESS, help="store URL (default: $JEJAK_DB or jejak.db)")
+    p = subparsers.add_parser("serve", parents=[store], help="run the HTTP API (needs JEJAK_MASTER_KEY or --insecure-dev)",
                               description="Serve the HTTP API with uvicorn. Refuses to start without "
                                           "JEJAK_MASTER_KEY (or JEJAK_MASTER_KEY_FILE) unless --insecure-dev.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -30,15 +33,15 @@ def register(subparsers) -> None:
 
     t = subparsers.add_parser("token", help="issue, list or revoke API tokens of the HTTP API")
     actions = t.add_subparsers(dest="action", required=True, metavar="ACTION")
-    i = actions.add_parser("issue", help="a new token, printed once on stdout (only its hash is stored)")
+    i = actions.add_parser("issue", parents=[store], help="a new token, printed once on stdout (only its hash is stored)")
     i.add_argument("--role", required=True, choices=ROLES)
     i.add_argument("--scope", help="region (bawaslu) or agency (ppk) code")
     i.add_argument("--person", help="the officer, recorded on each event as the actor's @ID")
     i.add_argument("--expires", type=float, metavar="DAYS", help="days until it expires (default: never)")
     i.set_defaults(func=cmd_token_issue)
-    lister = actions.add_parser("list", help="every token: id, actor, created, expires, revoked")
+    lister = actions.add_parser("list", parents=[store], help="every token: id, actor, created, expires, revoked")
     lister.set_defaults(func=cmd_token_list)
-    r = actions.add_parser("revoke", help="revoke a token (running servers refuse it at once)")
+    r = actions.add_parser("revoke", parents=[store], help="revoke a token (running servers refuse it at once)")
     r.add_argument("token_id", metavar="ID")
     r.set_defaults(func=cmd_token_revoke)
 
