@@ -8,6 +8,7 @@ import json
 import os
 from datetime import datetime
 
+from entrypoints.views import parse_when
 from workflow.errors import InvalidField
 
 REMOTE_COMMANDS = ("report", "advance", "show", "cases", "triggers", "audit", "verify", "tick")
@@ -58,7 +59,7 @@ def cmd_report(client, args) -> int:
     fields = read_json_object(args.source) if args.source else {}
     fields.update({key: getattr(args, key) for key in REPORT_FIELDS if getattr(args, key) is not None})
     stated = fields.pop("occurred_at", None)
-    occurred_at = args.at if stated is None else stated
+    occurred_at = parse_when(args.at if stated is None else stated, "occurred_at")
     era, note = fields.pop("era", None) or args.era, fields.pop("note", None) or args.note
     print(client.report(fields.pop("actor", None), occurred_at=occurred_at, era=era, note=note, **fields))
     return 0
@@ -67,7 +68,7 @@ def cmd_report(client, args) -> int:
 def cmd_advance(client, args) -> int:
     from entrypoints.cli.main import parse_assignments
 
-    case = client.advance(args.case, args.trigger, occurred_at=args.at, note=args.note,
+    case = client.advance(args.case, args.trigger, occurred_at=parse_when(args.at), note=args.note,
                           expected_version=args.expect_version, retries=args.retries, **parse_assignments(args.set))
     print(case.state)
     return 0
@@ -76,7 +77,7 @@ def cmd_advance(client, args) -> int:
 def cmd_show(client, args) -> int:
     from entrypoints.cli.main import print_json, print_table
 
-    rows = client.case_events(args.case, as_of=args.as_of)
+    rows = client.case_events(args.case, as_of=parse_when(args.as_of, "--as-of"))
     if args.json:
         print_json(rows)
     else:
@@ -108,7 +109,7 @@ def cmd_triggers(client, args) -> int:
 def cmd_tick(client, args) -> int:
     from entrypoints.cli.main import print_json
 
-    rows = [{"case_id": case_id, "missed_deadline": deadline} for case_id, deadline in client.tick(now=args.now)]
+    rows = [{"case_id": case_id, "missed_deadline": deadline} for case_id, deadline in client.tick(now=parse_when(args.now, "--now"))]
     if args.json:
         print_json(rows)
     else:
