@@ -40,6 +40,7 @@ def register(subparsers) -> None:
     i.add_argument("--expires", type=float, metavar="DAYS", help="days until it expires (default: never)")
     i.set_defaults(func=cmd_token_issue)
     lister = actions.add_parser("list", parents=[store], help="every token: id, actor, created, expires, revoked")
+    lister.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="write JSON")
     lister.set_defaults(func=cmd_token_list)
     r = actions.add_parser("revoke", parents=[store], help="revoke a token (running servers refuse it at once)")
     r.add_argument("token_id", metavar="ID")
