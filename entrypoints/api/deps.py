@@ -16,18 +16,19 @@ bearer = HTTPBearer(auto_error=False, description="An API token (`jejak token is
                                                   "provider's JWT, as `Authorization: Bearer …`")
 
 
-def get_server(request: Request) -> Server:
+# Cheap dependencies are coroutines: FastAPI runs a plain function in a worker thread, one hop per dependency.
+async def get_server(request: Request) -> Server:
     return request.app.state.server
 
 
 ServerDep = Annotated[Server, Depends(get_server)]
 
 
-def get_app(server: ServerDep) -> Jejak:
+async def get_app(server: ServerDep) -> Jejak:
     return server.app
 
 
-def get_read_side(server: ServerDep) -> ReadSide:
+async def get_read_side(server: ServerDep) -> ReadSide:
     return server.read_side
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import os
 
+from sqlalchemy import create_engine
+
 from entrypoints.api.idempotency import Idempotency
 from entrypoints.api.settings import ServerSettings
 from entrypoints.auth import Authenticator
@@ -25,7 +27,10 @@ class Server:
         pool = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": str(max(0, settings.threads - 2))}
         self.app = open_jejak(settings.db, env={k: v for k, v in pool.items() if k not in os.environ})
         self.read_side = ReadSide(self.app)
-        self.engine = self.read_side.engine
+        # The server's own tables (a token is looked up on every request): a pool with a connection per worker
+        # thread, kept open (SQLAlchemy closes a pool's overflow connections when they are returned).
+        self.engine = create_engine(self.app.url, pool_size=settings.threads, max_overflow=0,
+                                    **({"connect_args": {"timeout": 30}} if not self.app.store.is_postgres else {}))
         ensure_tables(self.engine)
         oidc = None
         if settings.oidc is not None:
@@ -36,4 +41,5 @@ class Server:
         self.idempotency = Idempotency(self.engine)
 
     def close(self) -> None:
+        self.engine.dispose()
         self.app.close()

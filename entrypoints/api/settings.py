@@ -19,14 +19,14 @@ class ServerSettings:
     insecure_dev: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY
     oidc: OIDCSettings | None = None
-    threads: int = 16  # requests run at once per process (each holds a database connection while it runs)
+    threads: int = 8  # requests run at once per process (each holds database connections while it runs)
 
     @classmethod
     def from_env(cls, env=None) -> ServerSettings:
         env = os.environ if env is None else env
         try:
             max_body = int(env.get("JEJAK_MAX_BODY_BYTES", DEFAULT_MAX_BODY))
-            threads = int(env.get("JEJAK_SERVER_THREADS", 16))
+            threads = int(env.get("JEJAK_SERVER_THREADS", 8))
         except ValueError:
             raise InvalidField("JEJAK_MAX_BODY_BYTES/JEJAK_SERVER_THREADS", "must be whole numbers") from None
         if max_body < 1024 or threads < 1:
