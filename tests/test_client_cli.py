@@ -180,3 +180,18 @@ def test_python_client_has_the_application_methods(served):
                 pd.testing.assert_frame_equal(auditor.audit(name, **options), local)
     with Client(url, "jjk_00_00") as nobody, pytest.raises(NotAuthenticated):
         nobody.cases()
+
+
+def test_the_readme_client_example_runs(served, monkeypatch):
+    from tests.test_readme import blocks
+
+    url, db_url, issued, _ = served
+    example = next(block for block in blocks("python") if "Client(" in block)
+    monkeypatch.setenv("JEJAK_SERVER", url)
+    monkeypatch.setenv("JEJAK_TOKEN", issued[BAWASLU])
+    namespace: dict = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    assert (namespace["state"].state, namespace["state"].version) == ("under_review", 2)
+    assert "register" in namespace["allowed"] and [e["trigger"] for e in namespace["history"]] == [
+        "report", "begin_review"]
+    assert "prov-ntb" in set(namespace["funnel"]["province"])
