@@ -215,3 +215,15 @@ def test_master_key_is_required_unless_insecure_dev(tmp_path):
         require_master_key(False, {"JEJAK_MASTER_KEY_FILE": str(tmp_path / "empty")})
     with pytest.raises(InvalidField, match="not set"):
         create_app(ServerSettings(db=str(tmp_path / "x.db")))
+
+
+def test_a_reporter_credential_files_but_reads_no_cases(api):
+    client, issue, server = api
+    reporter = issue("reporter")
+    case_id = client.post("/api/v1/cases", headers=reporter, json=report_fields()).json()["case_id"]
+    for path in ("/api/v1/cases", f"/api/v1/cases/{case_id}", f"/api/v1/cases/{case_id}/events",
+                 "/api/v1/audits/funnel", "/api/v1/verify", "/api/v1/digest", f"/api/v1/cases/{case_id}/reporter"):
+        response = client.get(path, headers=reporter)
+        assert response.status_code == 403 and "Budi" not in response.text, path
+    assert client.get(f"/api/v1/cases/{case_id}/triggers", headers=reporter).json()["triggers"] == []
+    assert "INSECURE DEV MODE" in client.get("/openapi.json").json()["info"]["description"]

@@ -26,6 +26,10 @@ Every request but `/healthz` and `/readyz` needs `Authorization: Bearer …`: an
 credential proves. Errors are `application/problem+json` (RFC 9457)."""
 
 
+INSECURE = ("**INSECURE DEV MODE**: this server runs without a master key; reporters' data keys are stored in "
+            "clear. Never use it for real reports.\n\n")
+
+
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     settings = settings or ServerSettings.from_env()
     key_source = require_master_key(settings.insecure_dev)
@@ -48,7 +52,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         finally:
             app.state.server.close()
 
-    app = FastAPIOffline(title="Jejak", version="1", description=DESCRIPTION, lifespan=lifespan,
+    description = (INSECURE + DESCRIPTION) if settings.insecure_dev else DESCRIPTION
+    app = FastAPIOffline(title="Jejak", version="1", description=description, lifespan=lifespan,
                          swagger_ui_parameters={"validatorUrl": None})  # no call to the online validator
     errors.install(app)
     for module in (cases, audits, system):

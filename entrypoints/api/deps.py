@@ -11,6 +11,7 @@ from entrypoints.api.server import Server
 from entrypoints.auth import Principal
 from projections.readside import ReadSide
 from workflow.application import Jejak
+from workflow.errors import NotAuthorized
 
 bearer = HTTPBearer(auto_error=False, description="An API token (`jejak token issue`) or the identity "
                                                   "provider's JWT, as `Authorization: Bearer …`")
@@ -38,6 +39,15 @@ def current_principal(server: ServerDep,
     return server.authenticator.principal(credentials.credentials if credentials else None)
 
 
+async def current_reader(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    """A principal that may read cases, histories and audits: anyone but the reporter role, whose credential
+    (a public intake desk's) files reports and corrections and reads no one's cases."""
+    if principal.actor.role == "reporter":
+        raise NotAuthorized("a reporter's credential files reports and corrections; it reads no cases or audits")
+    return principal
+
+
 AppDep = Annotated[Jejak, Depends(get_app)]
 ReadSideDep = Annotated[ReadSide, Depends(get_read_side)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+ReaderDep = Annotated[Principal, Depends(current_reader)]

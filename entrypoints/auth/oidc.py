@@ -14,7 +14,7 @@ Configured from the environment (``OIDCSettings.from_env``):
     the accepted signature algorithms, asymmetric only (default: RS256, RS384, RS512, PS256, PS384, PS512,
     ES256, ES384, ES512, EdDSA).
 
-A token must be signed with a key of the set named by its ``kid``, and carry ``exp``, ``iss`` and ``aud``;
+A token must be signed with a key of the set named by its ``kid``, and carry ``exp``, ``iss``, ``aud`` and ``sub``;
 ``alg: none``, an HMAC algorithm, a wrong issuer or audience, an expired token (30 s leeway for clock skew),
 a bad signature or an unknown key id are refused (HTTP 401).
 """
@@ -114,12 +114,12 @@ class OIDCVerifier:
         key = self._key(header.get("kid"))
         try:
             claims = jwt.decode(token, key, algorithms=[algorithm], audience=s.audience, issuer=s.issuer,
-                                leeway=LEEWAY_SECONDS, options={"require": ["exp", "iss", "aud"]})
+                                leeway=LEEWAY_SECONDS, options={"require": ["exp", "iss", "aud", "sub"]})
         except jwt.ExpiredSignatureError:
             raise NotAuthenticated("the JWT has expired") from None
         except jwt.InvalidTokenError as error:  # bad signature, wrong issuer or audience, missing claim…
             raise NotAuthenticated(f"JWT refused: {error}") from None
-        return Principal(self._actor(claims), f"oidc:{claims.get('sub') or claims.get(s.person_claim)}")
+        return Principal(self._actor(claims), f"oidc:{claims['sub']}")
 
     def _actor(self, claims: dict) -> Actor:
         s = self.settings

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from entrypoints.api.deps import PrincipalDep, ServerDep
+from entrypoints.api.deps import ReaderDep, ServerDep
 from entrypoints.audit import AUDIT_NAMES, audit_options, run_audit
 from workflow.errors import InvalidField, NotAuthorized
 
@@ -18,7 +18,7 @@ ARROW = "application/vnd.apache.arrow.stream"
 @router.get("/{name}", summary="An accountability audit, with `jejak audit`'s options as query parameters",
             description="Audits: " + ", ".join(AUDIT_NAMES) + ". `personal_data_access` (who read which "
                         "reporter's data, when) is for the auditor role and the national Bawaslu (ri) only.")
-def audit(name: str, principal: PrincipalDep, server: ServerDep,
+def audit(name: str, principal: ReaderDep, server: ServerDep,
           by: Annotated[list[str] | None, Query(description="group by (repeatable)")] = None,
           as_of: Annotated[list[str] | None, Query(description="funnel/portfolio dates (repeatable)")] = None,
           recorded: bool = False, now: str | None = None, threshold: float | None = None,

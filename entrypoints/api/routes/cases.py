@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from entrypoints import access_log
-from entrypoints.api.deps import PrincipalDep, ReadSideDep, ServerDep
+from entrypoints.api.deps import PrincipalDep, ReaderDep, ReadSideDep, ServerDep
 from entrypoints.api.idempotency import fingerprint
 from entrypoints.api.schemas import CaseState, ReportIn, TriggerIn, Triggers, report_fields
 from entrypoints.auth import Principal
@@ -98,12 +98,12 @@ def fire(case_id: str, trigger: str, principal: PrincipalDep, server: ServerDep,
 
 
 @router.get("", summary="The cases (one row of case_summary each), like `jejak cases`")
-def cases(principal: PrincipalDep, read_side: ReadSideDep, state: Annotated[str | None, Query()] = None):
+def cases(principal: ReaderDep, read_side: ReadSideDep, state: Annotated[str | None, Query()] = None):
     return to_jsonable(read_side.cases(state=state))
 
 
 @router.get("/{case_id}", summary="A case now: state, version (also as ETag) and what it records")
-def get_case(case_id: str, principal: PrincipalDep, server: ServerDep, response: Response):
+def get_case(case_id: str, principal: ReaderDep, server: ServerDep, response: Response):
     case = server.app.get_case(case_id)
     response.headers["ETag"] = f'"{case.version}"'
     return to_jsonable({
@@ -118,7 +118,7 @@ def get_case(case_id: str, principal: PrincipalDep, server: ServerDep, response:
 
 
 @router.get("/{case_id}/events", summary="The case's history, one row per event, like `jejak show`")
-def events(case_id: str, principal: PrincipalDep, server: ServerDep,
+def events(case_id: str, principal: ReaderDep, server: ServerDep,
            as_of: Annotated[str | None, Query(description="only what had happened by then (ISO)")] = None):
     history = server.app.case_events(case_id)
     if as_of is not None:

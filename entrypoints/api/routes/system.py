@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import text
 
-from entrypoints.api.deps import PrincipalDep, ServerDep
+from entrypoints.api.deps import PrincipalDep, ReaderDep, ServerDep
 from entrypoints.api.schemas import Marked, TickIn
 from entrypoints.problems import Unavailable
 from entrypoints.views import parse_when
@@ -25,7 +25,7 @@ def tick(principal: PrincipalDep, server: ServerDep, body: TickIn | None = None)
 
 
 @router.get("/api/v1/verify", summary="Recompute the hash chain over the stored events (ok: false if tampered)")
-def verify(principal: PrincipalDep, server: ServerDep,
+def verify(principal: ReaderDep, server: ServerDep,
            digest: Annotated[str | None, Query(description="HEX@POSITION published earlier")] = None):
     from projections.integrity import verify as verify_chain
 
@@ -33,7 +33,7 @@ def verify(principal: PrincipalDep, server: ServerDep,
 
 
 @router.get("/api/v1/digest", summary="The hash chain's head HEX@POSITION, to publish (`verify` recomputes it)")
-def digest(principal: PrincipalDep, server: ServerDep):
+def digest(principal: ReaderDep, server: ServerDep):
     from sqlalchemy import select
 
     from projections.tables import event_chain
