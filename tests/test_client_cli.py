@@ -100,6 +100,7 @@ def test_triggers_come_from_the_token(both, served):
     (["advance", "{fresh}", "begin_review"], "bawaslu:kab-dompu", 4, "has no jurisdiction over case"),
     (["advance", "{fresh}", "begin_review", "--set", "colour=red"], BAWASLU, 2, "colour: not a field"),
     (["advance", "{fresh}", "begin_review", "--at", "yesterday"], BAWASLU, 2, "not an ISO date or time"),
+    (["advance", "{fresh}", "begin_review", "--set", "note=x"], BAWASLU, 2, "note: not a trigger field"),
     (["audit", "funnel", "--threshold", "3"], "auditor", 2, "--threshold: only for backdating"),
     (["verify", "--digest", "nonsense"], "auditor", 2, "digest"),
 ])

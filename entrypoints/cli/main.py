@@ -41,6 +41,18 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
     return fields
 
 
+ADVANCE_OPTIONS = {"case_id", "trigger", "actor", "occurred_at", "note", "expected_version", "retries"}
+
+
+def trigger_fields(pairs: list[str]) -> dict[str, str]:
+    """`--set` pairs as a trigger's fields; the command's own options are refused (not a crash)."""
+    fields = parse_assignments(pairs)
+    if taken := sorted(fields.keys() & ADVANCE_OPTIONS):
+        raise InvalidField("--set", f"{', '.join(taken)}: not a trigger field",
+                           allowed="--at, --note, --expect-version, --retries for those")
+    return fields
+
+
 def print_json(value: Any) -> None:
     print(json.dumps(to_jsonable(value), ensure_ascii=False, indent=2))
 
@@ -99,7 +111,7 @@ def cmd_advance(args) -> int:
     with open_app(args) as app:
         case = app.advance(args.case, args.trigger, args.actor, occurred_at=parse_when(args.at), note=args.note,
                            expected_version=args.expect_version, retries=args.retries,
-                           **parse_assignments(args.set))
+                           **trigger_fields(args.set))
     print(case.state)
     return 0
 

@@ -66,10 +66,10 @@ def cmd_report(client, args) -> int:
 
 
 def cmd_advance(client, args) -> int:
-    from entrypoints.cli.main import parse_assignments
+    from entrypoints.cli.main import trigger_fields
 
     case = client.advance(args.case, args.trigger, occurred_at=parse_when(args.at), note=args.note,
-                          expected_version=args.expect_version, retries=args.retries, **parse_assignments(args.set))
+                          expected_version=args.expect_version, retries=args.retries, **trigger_fields(args.set))
     print(case.state)
     return 0
 
