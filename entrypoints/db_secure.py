@@ -71,7 +71,8 @@ TABLES: dict[str, Grants] = {
     # the HTTP server's tables, created by the server's own definitions: re-run `jejak db secure` once they exist.
     # Tokens are issued and revoked by the owner (`jejak token`); the server only reads them.
     "api_token": Grants(app=("SELECT",), optional=True),
-    "idempotency_record": Grants(app=("SELECT", "INSERT"), optional=True),
+    # a request's record is written when it starts and completed (UPDATE) when it ends; a failed one is deleted
+    "idempotency_record": Grants(app=("SELECT", "INSERT", "UPDATE", "DELETE"), optional=True),
     "personal_data_access": Grants(app=("SELECT", "INSERT"), append_only=True, optional=True),  # who read whose data
 }
 

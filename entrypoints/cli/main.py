@@ -9,17 +9,13 @@ import argparse
 import json
 import os
 import sys
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
-from uuid import UUID
 
+from entrypoints.views import event_row, parse_when, to_jsonable
 from workflow.definitions import ERAS, STATES, TRIGGERS
 from workflow.errors import InvalidField, JejakError
 from workflow.fields import REPORT_FIELDS
-
-COMMON_EVENT_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
-                       "occurred_at", "workflow_version", "state", "deadline", "due_at", "note", "reporter"}
-
 
 # --- helpers ----------------------------------------------------------------------------------------------
 
@@ -34,25 +30,6 @@ def open_app(args):
     return open_jejak(args.db, env={key: value for key, value in CLI_STORE_ENV.items() if key not in os.environ})
 
 
-def parse_when(text: str | None, name: str = "--at") -> datetime | None:
-    """ISO date or datetime; without an offset it is read in the local zone (JEJAK_TZ, default WIB)."""
-    if text is None:
-        return None
-    from workflow.settings import Settings
-
-    if not isinstance(text, str):  # JSON may give a number or a list; argparse turns "--at=--" into a list
-        raise InvalidField(name, f"not an ISO date or time: {text!r}", allowed="e.g. 2024-10-01T09:00+07:00")
-
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidField(name, f"not an ISO date or time: {text!r}", allowed="e.g. 2024-10-01T09:00+07:00") \
-            from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=Settings.from_env().zone)
-    return value
-
-
 def parse_assignments(pairs: list[str]) -> dict[str, str]:
     fields = {}
     for pair in pairs:
@@ -64,16 +41,16 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
     return fields
 
 
-def to_jsonable(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [to_jsonable(v) for v in value]
-    return value
+ADVANCE_OPTIONS = {"case_id", "trigger", "actor", "occurred_at", "note", "expected_version", "retries"}
+
+
+def trigger_fields(pairs: list[str]) -> dict[str, str]:
+    """`--set` pairs as a trigger's fields; the command's own options are refused (not a crash)."""
+    fields = parse_assignments(pairs)
+    if taken := sorted(fields.keys() & ADVANCE_OPTIONS):
+        raise InvalidField("--set", f"{', '.join(taken)}: not a trigger field",
+                           allowed="--at, --note, --expect-version, --retries for those")
+    return fields
 
 
 def print_json(value: Any) -> None:
@@ -95,19 +72,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict):
         return " ".join(f"{k}={_cell(v)}" for k, v in value.items() if v not in (None, "", []))
     return str(value)
-
-
-def actor_text(actor: dict) -> str:
-    return actor["role"] + (f":{actor['scope']}" if actor.get("scope") else "") + (
-        f"@{actor['id']}" if actor.get("id") else "")
-
-
-def event_row(event) -> dict:
-    details = {k: v for k, v in vars(event).items() if k not in COMMON_EVENT_FIELDS}
-    return {"version": event.originator_version, "trigger": event.trigger, "state": event.state,
-            "occurred_at": event.occurred_at, "recorded_at": event.timestamp, "actor": actor_text(event.actor),
-            "workflow_version": event.workflow_version, "due_at": event.due_at, "details": details,
-            "note": event.note}
 
 
 # --- commands ---------------------------------------------------------------------------------------------
@@ -150,7 +114,7 @@ def cmd_advance(args) -> int:
     with open_app(args) as app:
         case = app.advance(args.case, args.trigger, args.actor, occurred_at=parse_when(args.at), note=args.note,
                            expected_version=args.expect_version, retries=args.retries,
-                           **parse_assignments(args.set))
+                           **trigger_fields(args.set))
     print(case.state)
     return 0
 
@@ -247,11 +211,15 @@ def cmd_workflow(args) -> int:
 
 # --- parser -----------------------------------------------------------------------------------------------
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser of every subcommand, or, for one of CORE_COMMANDS, of those alone."""
+def build_parser(command: str | None = None, remote: bool = False) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or, for one of CORE_COMMANDS, of those alone. With `remote` (--server),
+    --as is not required: the token says who acts (and --as is refused)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", default=argparse.SUPPRESS,
                         help="store URL: sqlite:///FILE or postgresql://… (default: $JEJAK_DB or jejak.db)")
+    common.add_argument("--server", default=argparse.SUPPRESS, metavar="URL",
+                        help="run against `jejak serve` at URL instead of a store (default: $JEJAK_SERVER)")
+    common.add_argument("--token", default=argparse.SUPPRESS, help="with --server: the API token (or $JEJAK_TOKEN)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
 
     parser = argparse.ArgumentParser(prog="jejak", parents=[common],
@@ -260,7 +228,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", parents=[common], help="file a report (or, as bawaslu, a finding)")
     p.add_argument("--from", dest="source", metavar="FILE", help="the fields as one JSON object ('-' = stdin)")
-    p.add_argument("--as", dest="actor", default="reporter", help="ROLE[:SCOPE][@ID] (default: reporter)")
+    p.add_argument("--as", dest="actor", default=None if remote else "reporter",
+                   help="ROLE[:SCOPE][@ID] (default: reporter)")
     p.add_argument("--at", help="when it was filed (ISO; default now)")
     p.add_argument("--era", choices=list(ERAS),
                    help="a finding's era, if not the one in force on its date (with --era-reason; not for reporters)")
@@ -273,7 +242,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("advance", parents=[common], help="fire a trigger on a case; prints the new state")
     p.add_argument("case")
     p.add_argument("trigger", metavar="TRIGGER", help="one of: " + ", ".join(TRIGGERS))
-    p.add_argument("--as", dest="actor", required=True, help="ROLE[:SCOPE][@ID], e.g. bawaslu:kab-bima")
+    p.add_argument("--as", dest="actor", required=not remote, help="ROLE[:SCOPE][@ID], e.g. bawaslu:kab-bima")
     p.add_argument("--at", help="when it happened (ISO; default now)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a field of the trigger")
     p.add_argument("--note")
@@ -301,7 +270,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("triggers", parents=[common], help="what an actor may do next on a case")
     p.add_argument("case")
-    p.add_argument("--as", dest="actor", required=True, help="ROLE[:SCOPE][@ID]")
+    p.add_argument("--as", dest="actor", required=not remote, help="ROLE[:SCOPE][@ID]")
     p.set_defaults(func=cmd_triggers)
 
     p = sub.add_parser("tick", parents=[common], help="mark cases whose deadline passed as overdue (once each)")
@@ -314,13 +283,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_workflow)
 
     if command not in CORE_COMMANDS:
-        from entrypoints.cli import db, demo, export, importing, readside
+        from entrypoints.cli import db, demo, export, importing, readside, serve
 
         demo.register(sub)
         readside.register(sub)
         importing.register(sub)
         export.register(sub)
         db.register(sub)
+        serve.register(sub)
     return parser
 
 
@@ -333,7 +303,7 @@ def command_word(argv: list[str]) -> str | None:
     """The subcommand named in argv (skipping the options that may precede it), or None."""
     words = iter(argv)
     for word in words:
-        if word == "--db":
+        if word in ("--db", "--server", "--token"):
             next(words, None)
         elif not word.startswith("-"):
             return word
@@ -341,14 +311,21 @@ def command_word(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from entrypoints.cli.remote import remote_mode
+
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(command_word(argv))
+    remote = remote_mode(argv)
+    parser = build_parser(command_word(argv), remote)
     args = parser.parse_args(argv)
     args.db = getattr(args, "db", None)
     args.json = getattr(args, "json", False)
     from entrypoints.cli.notices import database_refusal, run_with_notices
 
     try:
+        if remote:
+            from entrypoints.cli.remote import run
+
+            return run(args)
         return run_with_notices(args.func, args)
     except JejakError as error:
         print(f"jejak: error: {error}", file=sys.stderr)

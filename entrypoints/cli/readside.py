@@ -14,12 +14,10 @@ import json
 import signal
 import sys
 import threading
-from datetime import datetime
 
+from entrypoints.audit import AUDIT_NAMES
 from entrypoints.bootstrap import open_jejak
 from workflow.errors import InvalidField
-
-AUDIT_NAMES = ("responsiveness", "funnel", "stage_durations", "stage_stints", "overdue", "backdating", "portfolio")
 
 
 def register(subparsers) -> None:
@@ -98,52 +96,26 @@ def cmd_project(args) -> int:
     return 0
 
 
-def _parse_now(text: str | None):
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidField("--now", f"cannot read {text!r}", allowed="an ISO datetime, e.g. 2024-11-01T00:00+07:00") \
-            from None
-    return value
-
-
 def cmd_audit(args) -> int:
-    from projections import audits
+    from entrypoints.audit import audit_options, run_audit
 
-    options: dict = {}
-    name = args.name
-    if args.by:
-        if name not in ("funnel", "responsiveness", "stage_durations"):
-            raise InvalidField("--by", f"not an option of {name}")
-        options["by"] = args.by
-    if args.as_of:
-        if name not in ("funnel", "portfolio"):
-            raise InvalidField("--as-of", f"not an option of {name}")
-        options["as_of" if name == "funnel" else "dates"] = args.as_of
-    elif name == "portfolio":
-        raise InvalidField("--as-of", "portfolio needs at least one date")
-    if args.recorded:
-        if name not in ("funnel", "portfolio"):
-            raise InvalidField("--recorded", f"not an option of {name}")
-        options["recorded"] = True
-    if args.now:
-        if name not in ("responsiveness", "stage_durations", "stage_stints", "overdue"):
-            raise InvalidField("--now", f"not an option of {name}")
-        options["now"] = _parse_now(args.now)
-    if args.threshold is not None:
-        if name != "backdating":
-            raise InvalidField("--threshold", "only for backdating")
-        options["threshold_days"] = args.threshold
-    if args.include_open:
-        if name != "stage_durations":
-            raise InvalidField("--include-open", "only for stage_durations")
-        options["include_open"] = True
+    options = audit_options(args.name, by=args.by, as_of=args.as_of, recorded=args.recorded, now=args.now,
+                            threshold=args.threshold, include_open=args.include_open)
     if getattr(args, "json", False) and args.csv:
         raise InvalidField("--json/--csv", "choose one")
-    with _open(args) as app:
-        frame = getattr(audits, name)(app, **options)
+    if args.name == "personal_data_access":
+        from entrypoints.auth.tokens import engine_for_tokens
+
+        frame = run_audit(None, args.name, options, engine_for_tokens(getattr(args, "db", None)))
+    else:
+        with _open(args) as app:
+            frame = run_audit(app, args.name, options)
+    print_frame(frame, args)
+    return 0
+
+
+def print_frame(frame, args) -> None:
+    """An audit's table as `jejak audit` prints it: --json records, --csv, or aligned text."""
     if getattr(args, "json", False):
         print(frame.to_json(orient="records", date_format="iso", indent=2))
     elif args.csv:
@@ -151,13 +123,12 @@ def cmd_audit(args) -> int:
 
         safe_frame(frame).to_csv(sys.stdout, index=False)
     elif frame.empty:
-        print(f"{name}: nothing to report")
+        print(f"{args.name}: nothing to report")
     else:
         import pandas as pd
 
         with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
             print(frame.to_string(index=False))
-    return 0
 
 
 def cmd_verify(args) -> int:
