@@ -160,8 +160,14 @@ def reused(stores: Stores, kind: str, label: str) -> str | None:
     if not getattr(stores, "reuse", False):
         return None
     if kind == "sqlite":
+        import sqlite3
+
         path = stores.workdir / f"{label}.db"
-        return f"sqlite:///{path}" if path.exists() else None
+        if not path.exists():
+            return None
+        with sqlite3.connect(path) as conn:  # a store whose building was interrupted is built again
+            complete = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'stored_events'").fetchone()[0]
+        return f"sqlite:///{path}" if complete else None
     import psycopg
 
     name = f"jejak_bench_{label}".replace("-", "_").lower()
