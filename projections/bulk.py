@@ -116,7 +116,7 @@ def read_frame(read_side, table: Table, query=None):
     from sqlalchemy import select
 
     query = query if query is not None else select(table)
-    read_side.catch_up()
+    read_side.refresh()
     columns = list(query.selected_columns)
     large = read_side.engine.dialect.name == "sqlite" and \
         (read_side.app.recorder.max_notification_id() or 0) >= ARROW_READER_MIN_EVENTS  # no query on PostgreSQL

@@ -3,6 +3,9 @@
 ``ReadSide(app).catch_up()`` applies new events to every projection exactly once; ``rebuild()`` drops and
 rebuilds the read models from the events; ``follow(stop_event)`` keeps them current (LISTEN/NOTIFY on
 PostgreSQL plus a periodic poll, so a lost notification cannot stall it; polling alone on SQLite).
+``ReadSide(app, catch_up_on_read=False)`` reads what a follower has projected (servers behind an elected
+follower, `projections.leader`); ``ReadSide(app, url=REPLICA)`` reads a streaming replica's copy, never writing.
+``position()`` is the notification position the read models reflect.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ def engine_for(url: URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_read_side)
-    else:
-        engine = create_engine(url)
+    else:  # a long-lived follower or server outlives a database restart: dead connections are replaced
+        engine = create_engine(url, pool_pre_ping=True)
     for attempt in range(10):
         try:
             metadata.create_all(engine)
@@ -55,6 +58,13 @@ def engine_for(url: URL) -> Engine:
                 raise
             time.sleep(0.02 * (attempt + 1))
     return engine
+
+
+@cache
+def replica_engine_for(url: URL) -> Engine:
+    """An engine on a read-only copy of the store (a streaming replica): no schema is created or migrated there,
+    the primary's are replicated."""
+    return create_engine(url, pool_pre_ping=True)  # a replica restarts on its own: replace its dead connections
 
 
 def _refused(error: Exception) -> bool:
@@ -95,15 +105,39 @@ def _has_stale_columns(conn, table) -> bool:
 
 
 class ReadSide:
-    def __init__(self, app, page_size: int = PAGE_SIZE):
+    def __init__(self, app, page_size: int = PAGE_SIZE, *, url: str | URL | None = None,
+                 catch_up_on_read: bool = True):
+        """`url`: read the read models from a replica of the store instead (read-only: it never catches up);
+        `catch_up_on_read=False`: queries read what is projected, leaving the catching up to a follower."""
+        from sqlalchemy.engine import make_url
+
         self.app = app
-        self.engine = engine_for(app.url)
+        self.replica = url is not None
+        self.engine = replica_engine_for(make_url(url)) if self.replica else engine_for(app.url)
+        self.catch_up_on_read = catch_up_on_read and not self.replica
         self.page_size = page_size
         self.projectors = [CaseSummary(app), CaseEvent(), EventChain()]
 
     def catch_up(self) -> int:
         """Apply every new event to every projection, exactly once; returns how many events were read."""
+        if self.replica:
+            raise NotAuthorized("a replica's read models are read-only: catch up on the primary")
         return catch_up(self.app, self.engine, self.projectors, self.page_size)
+
+    def refresh(self) -> int:
+        """What every query does first: catch up, unless a follower does it for this read side."""
+        return self.catch_up() if self.catch_up_on_read else 0
+
+    def position(self) -> int:
+        """The notification position every read model has reached (the least of them): a query made after
+        this call reflects at least every event up to it."""
+        from sqlalchemy import func
+
+        names = [p.name for p in self.projectors]
+        with self.engine.connect() as conn:
+            least, count = conn.execute(select(func.min(projection_position.c.position), func.count())
+                                        .where(projection_position.c.projection.in_(names))).one()
+        return int(least) if count == len(names) else 0
 
     def rebuild(self, chain: bool = False) -> int:
         """Empty every read model and rebuild it from the events. The hash chain (`event_chain`) is kept unless
@@ -175,7 +209,7 @@ class ReadSide:
     # --- queries ------------------------------------------------------------------------------------
 
     def cases(self, state: str | None = None) -> list[dict]:
-        self.catch_up()
+        self.refresh()
         query = select(case_summary).order_by(case_summary.c.reported_at, case_summary.c.case_id)
         if state is not None:
             if state not in STATES[1:]:
@@ -186,7 +220,7 @@ class ReadSide:
 
     def due_cases(self, now: datetime) -> list[UUID]:
         """Cases whose running deadline has passed and whose miss is not yet recorded."""
-        self.catch_up()
+        self.refresh()
         query = (select(case_summary.c.case_id)
                  .where(case_summary.c.due_at <= now, case_summary.c.deadline_missed.is_(False))
                  .order_by(case_summary.c.due_at))
@@ -196,14 +230,14 @@ class ReadSide:
     def rows(self, query, catch_up: bool = True) -> list[dict]:
         """Run a query on the read models (after catching up) and return its rows as dicts."""
         if catch_up:
-            self.catch_up()
+            self.refresh()
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
     def snapshot(self, catch_up: bool = True) -> dict[str, list[tuple]]:
         """Every read-model table's rows, ordered by primary key (to compare with a rebuild)."""
         if catch_up:
-            self.catch_up()
+            self.refresh()
         out = {}
         with self.engine.connect() as conn:
             for projector in self.projectors:

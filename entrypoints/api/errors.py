@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from entrypoints.api import unavailable
 from entrypoints.problems import PROBLEM_JSON, PROBLEMS, TYPE_PREFIX, IdempotencyConflict, StaleVersion, \
     problem_of
 from workflow.errors import JejakError
@@ -30,6 +31,10 @@ async def refusal(request: Request, error: JejakError) -> JSONResponse:
         headers["WWW-Authenticate"] = 'Bearer realm="jejak"'
     if isinstance(error, StaleVersion):
         headers["ETag"] = f'"{error.current_version}"'
+    if problem["status"] == 503:
+        from entrypoints.api.unavailable import RETRY_AFTER_SECONDS
+
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return problem_response(problem, headers)
 
 
@@ -68,4 +73,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(IdempotencyConflict, refusal)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(HTTPException, http_error)
+    unavailable.install(app)  # the database out of reach: 503 with Retry-After
     app.add_exception_handler(Exception, unexpected)

@@ -5,8 +5,9 @@ server processes. A first request inserts its key (with a fingerprint of the req
 concurrent duplicate finds the key taken and is refused (409) rather than run twice. On success the response
 is stored for replay; on a refusal the row is deleted (nothing was written, so the same key may be retried).
 The same key with a different request is refused (422). A process killed between the command and storing its
-response leaves the key taken without a response: a retry is refused (409) with that reason, since whether
-the command was recorded must then be read from the case's history.
+response, or a connection to the database lost while the command ran, leaves the key taken without a response:
+a retry is refused (409) with that reason, since whether the command was recorded must then be read from the
+case's history.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from entrypoints.api.unavailable import commit_outcome_unknown
 from entrypoints.auth import Principal
 from entrypoints.problems import BadRequest, IdempotencyConflict
 from entrypoints.tables import idempotency_record
@@ -83,7 +85,9 @@ class Idempotency:
             raise IdempotencyConflict(f"Idempotency-Key {key!r} is contended; retry")
         try:
             status, headers, body = command()
-        except BaseException:
+        except BaseException as error:
+            if commit_outcome_unknown(error):  # maybe recorded: a retry must not write it a second time
+                raise
             with self._transaction() as conn:
                 conn.execute(delete(idempotency_record).where(*where))
             raise

@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--chain", action="store_true",
                    help="with --rebuild, also rebuild the hash chain (erases tamper evidence: verify first)")
     p.add_argument("--follow", action="store_true",
-                   help="keep catching up until interrupted (LISTEN/NOTIFY on PostgreSQL, plus polling)")
+                   help="keep catching up until interrupted (LISTEN/NOTIFY on PostgreSQL, plus polling); on "
+                        "PostgreSQL only the elected follower among all such processes and servers does")
     p.add_argument("--poll-interval", type=float, default=5.0, metavar="SECONDS",
                    help="with --follow, catch up at least this often (default 5)")
     _json_flag(p)
@@ -71,6 +72,7 @@ def _open(args):
 
 
 def cmd_project(args) -> int:
+    from projections.leader import follow
     from projections.readside import ReadSide
 
     if args.chain and not args.rebuild:
@@ -86,9 +88,9 @@ def cmd_project(args) -> int:
             stop = threading.Event()
             previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
             print(f"following (poll every {args.poll_interval:g}s); Ctrl-C to stop", file=sys.stderr)
-            try:
-                read_side.follow(stop, args.poll_interval,
-                                 on_catch_up=lambda n: print(f"applied {n} event(s)", file=sys.stderr, flush=True))
+            try:  # on PostgreSQL, one follower among all processes: the elected one (projections.leader)
+                follow(read_side, stop, args.poll_interval,
+                       on_catch_up=lambda n: print(f"applied {n} event(s)", file=sys.stderr, flush=True))
             except KeyboardInterrupt:
                 pass
             finally:

@@ -1,6 +1,7 @@
 """`jejak serve` and `jejak token`: run the HTTP API, and manage its API tokens.
 
     jejak serve [--db URL] [--host 127.0.0.1] [--port 8000] [--workers N] [--insecure-dev] [--max-body-bytes N]
+                [--projections inline|follow|external] [--read-db REPLICA_URL]
     jejak token issue --role ROLE [--scope SCOPE] [--person ID] [--expires DAYS]
     jejak token list
     jejak token revoke ID
@@ -29,6 +30,12 @@ def register(subparsers) -> None:
                    help="start without a master key (reporters' data keys in clear): throw-away stores only")
     p.add_argument("--max-body-bytes", type=int, help="larger request bodies are refused with 413 (default 1 MiB)")
     p.add_argument("--no-access-log", action="store_true", help="do not log every request")
+    p.add_argument("--projections", choices=("inline", "follow", "external"), default=argparse.SUPPRESS,
+                   help="who keeps the read models current: each read first (inline, the default: one server), "
+                        "this server if elected among all followers (follow, PostgreSQL advisory lock), or another "
+                        "process (external: `jejak project --follow`) ($JEJAK_PROJECTIONS)")
+    p.add_argument("--read-db", metavar="URL", default=argparse.SUPPRESS,
+                   help="a streaming replica of the store: listings and audits are read there ($JEJAK_READ_DB)")
     p.set_defaults(func=cmd_serve)
 
     t = subparsers.add_parser("token", help="issue, list or revoke API tokens of the HTTP API")
@@ -64,6 +71,10 @@ def cmd_serve(args) -> int:
         os.environ["JEJAK_INSECURE_DEV"] = "1"
     if args.max_body_bytes is not None:
         os.environ["JEJAK_MAX_BODY_BYTES"] = str(args.max_body_bytes)
+    if getattr(args, "projections", None):
+        os.environ["JEJAK_PROJECTIONS"] = args.projections
+    if getattr(args, "read_db", None):
+        os.environ["JEJAK_READ_DB"] = args.read_db
     source = require_master_key(args.insecure_dev)
     settings = ServerSettings.from_env()  # refuses bad settings (OIDC, limits) before any worker starts
     if settings.oidc is not None:
@@ -73,8 +84,9 @@ def cmd_serve(args) -> int:
     if source == "insecure-dev":
         print("jejak serve: INSECURE DEV MODE: no master key, reporters' data keys are stored in clear",
               file=sys.stderr)
-    print(f"jejak serve: {store} on http://{args.host}:{args.port} ({args.workers} process(es))", file=sys.stderr,
-          flush=True)
+    replica = f", reads from {resolve_store(settings.read_db)}" if settings.read_db else ""
+    print(f"jejak serve: {store} on http://{args.host}:{args.port} ({args.workers} process(es), projections "
+          f"{settings.projections}{replica})", file=sys.stderr, flush=True)
     uvicorn.run("entrypoints.api.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, access_log=not args.no_access_log, log_level="info")
     return 0

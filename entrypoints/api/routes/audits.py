@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from entrypoints.api.deps import ReaderDep, ServerDep
+from entrypoints.api.freshness import read_models
+from entrypoints.api.routes.cases import MinPosition
 from entrypoints.audit import AUDIT_NAMES, audit_options, run_audit
 from workflow.errors import InvalidField, NotAuthorized
 
@@ -22,7 +24,8 @@ def audit(name: str, principal: ReaderDep, server: ServerDep,
           by: Annotated[list[str] | None, Query(description="group by (repeatable)")] = None,
           as_of: Annotated[list[str] | None, Query(description="funnel/portfolio dates (repeatable)")] = None,
           recorded: bool = False, now: str | None = None, threshold: float | None = None,
-          include_open: bool = False, accept: Annotated[str | None, Header()] = None):
+          include_open: bool = False, accept: Annotated[str | None, Header()] = None,
+          min_position: MinPosition = None):
     options = audit_options(name, by=by, as_of=as_of, recorded=recorded, now=now, threshold=threshold,
                             include_open=include_open, flag="")
     if threshold is not None and not threshold >= 0:
@@ -31,7 +34,8 @@ def audit(name: str, principal: ReaderDep, server: ServerDep,
                                                (principal.actor.role, principal.actor.scope) == ("bawaslu", "ri")):
         raise NotAuthorized(f"{principal.actor} may not read the record of access to personal data "
                             "(allowed: auditor, bawaslu:ri)")
-    frame = run_audit(server.read_side, name, options, server.engine)
+    read_side, headers = read_models(server, min_position)
+    frame = run_audit(read_side, name, options, server.engine)
     accept = (accept or "").lower()
     if ARROW in accept:
         import pyarrow as pa
@@ -40,7 +44,8 @@ def audit(name: str, principal: ReaderDep, server: ServerDep,
         table = pa.Table.from_pandas(frame, preserve_index=False)
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
-        return Response(sink.getvalue().to_pybytes(), media_type=ARROW)
+        return Response(sink.getvalue().to_pybytes(), media_type=ARROW, headers=headers)
     if "text/csv" in accept:
-        return Response(frame.to_csv(index=False), media_type="text/csv; charset=utf-8")
-    return Response(frame.to_json(orient="records", date_format="iso"), media_type="application/json")
+        return Response(frame.to_csv(index=False), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(frame.to_json(orient="records", date_format="iso"), media_type="application/json",
+                    headers=headers)

@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from entrypoints import access_log
-from entrypoints.api.deps import PrincipalDep, ReaderDep, ReadSideDep, ServerDep
+from entrypoints.api.deps import PrincipalDep, ReaderDep, ServerDep
+from entrypoints.api.freshness import read_models
 from entrypoints.api.idempotency import fingerprint
 from entrypoints.api.schemas import CaseState, ReportIn, TriggerIn, Triggers, report_fields
 from entrypoints.auth import Principal
@@ -45,6 +46,12 @@ def expected_version(if_match: str | None) -> int | None:
     return int(match[1])
 
 
+def written(server) -> dict[str, str]:
+    """`Jejak-Position` of a command's answer: a position at or after its event (the newest when it committed),
+    for a later read's ?min_position= to see it."""
+    return {"Jejak-Position": str(server.app.recorder.max_notification_id() or 0)}
+
+
 def _state(case) -> dict:
     return {"case_id": str(case.id), "state": case.state, "version": case.version}
 
@@ -59,7 +66,8 @@ def report(body: ReportIn, principal: PrincipalDep, server: ServerDep, request: 
         case = server.app.new_case(actor, occurred_at=occurred_at, era=body.era, note=body.note,
                                    **report_fields(body))
         server.app.record_cases(case)
-        return 201, {"Location": f"{request.url.path}/{case.id}", "ETag": f'"{case.version}"'}, _state(case)
+        return 201, {"Location": f"{request.url.path}/{case.id}", "ETag": f'"{case.version}"',
+                     **written(server)}, _state(case)
 
     key = fingerprint("POST", request.url.path, None, body.model_dump())
     return server.idempotency.respond(principal, idempotency_key, key, command)
@@ -91,14 +99,22 @@ def fire(case_id: str, trigger: str, principal: PrincipalDep, server: ServerDep,
             if expected is not None and (current := app.get_case(case_id).version) != expected:
                 raise StaleVersion(case_id, expected, current) from None
             raise
-        return 200, {"ETag": f'"{case.version}"'}, _state(case)
+        return 200, {"ETag": f'"{case.version}"', **written(server)}, _state(case)
 
     key = fingerprint("POST", request.url.path, if_match, body.model_dump())
     return server.idempotency.respond(principal, idempotency_key, key, command)
 
 
-@router.get("", summary="The cases (one row of case_summary each), like `jejak cases`")
-def cases(principal: ReaderDep, read_side: ReadSideDep, state: Annotated[str | None, Query()] = None):
+MinPosition = Annotated[int | None, Query(description="read models that reflect at least this notification "
+                                                     "position (a command's Jejak-Position): wait briefly, else 503")]
+
+
+@router.get("", summary="The cases (one row of case_summary each), like `jejak cases`; from the replica if "
+                        "there is one (Jejak-Position and Jejak-Read-From say how fresh, and where)")
+def cases(principal: ReaderDep, server: ServerDep, response: Response, state: Annotated[str | None, Query()] = None,
+          min_position: MinPosition = None):
+    read_side, headers = read_models(server, min_position)
+    response.headers.update(headers)
     return to_jsonable(read_side.cases(state=state))
 
 
