@@ -56,9 +56,19 @@ class Deployment:
         self.started += 1
         with open(self.logs / f"follower-{self.started}.log", "wb") as log:
             self.follower = subprocess.Popen(
-                [sys.executable, "-m", "entrypoints.cli", "project", "--follow", "--poll-interval", "1",
-                 "--db", self.url], cwd=ROOT, env={**os.environ, **self.env}, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
+                [sys.executable, "-m", "entrypoints.cli", "--db", self.url, "project", "--follow", "--poll-interval",
+                 "1"], cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        deadline = time.monotonic() + 30
+        while f"pid={self.follower.pid}" not in " ".join(self.candidates()):  # standing for election
+            assert self.follower.poll() is None, (self.logs / f"follower-{self.started}.log").read_text()
+            assert time.monotonic() < deadline, "the follower did not stand for election in 30 s"
+            time.sleep(0.1)
+
+    def candidates(self) -> list[str]:
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+            return [row[0] for row in conn.execute("SELECT application_name FROM pg_stat_activity WHERE "
+                                                   "application_name LIKE 'jejak-follower%%'")]
 
     def leaders(self) -> list[int]:
         """The pids of the processes holding the follower's lock (application_name "jejak-follower pid=…")."""
@@ -185,6 +195,7 @@ def assert_consistent(deployment: Deployment, result) -> None:
 
 def test_one_follower_and_reads_from_the_replica_say_how_fresh(deployment):
     assert len(deployment.leaders()) == 1
+    assert len(deployment.candidates()) == 3  # two servers and `jejak project --follow`, one of them leading
     with psycopg.connect(deployment.read_url) as conn:
         assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]  # a real hot standby
     a, b = deployment.servers
@@ -250,3 +261,41 @@ def test_postgres_restart_under_load_503_then_recovery(deployment):
     assert_consistent(deployment, result)
     for server in deployment.servers:
         assert "Traceback" not in server.output(), server.output()[-3000:]
+
+
+def test_a_read_never_answers_older_than_min_position(tmp_path):
+    """With nobody projecting (`--projections external`, no follower running), a read asking for a position the
+    read models have not reached waits, then answers 503 with Retry-After, not stale rows; once `jejak project`
+    has run, the primary answers it. A replica without a follower, or an unknown mode, is refused at start."""
+    from tests.server_support import pg_database
+
+    with pg_database() as url:
+        server = ServerProcess(url, tmp_path / "server.log", "--projections", "external", "--insecure-dev",
+                               env={"JEJAK_MIN_POSITION_WAIT": "0.5"}).wait_ready()
+        try:
+            from entrypoints.auth import tokens as api_tokens
+
+            engine = create_engine(url)
+            token = bearer(api_tokens.issue(engine, "bawaslu", "kab-bima")[0])
+            engine.dispose()
+            created = httpx.post(server.url + "/api/v1/cases", headers=token,
+                                 json={**REPORT, "occurred_at": "2024-10-01T09:00+07:00"})
+            position = int(created.headers["Jejak-Position"])
+            behind = httpx.get(server.url + f"/api/v1/cases?min_position={position}", headers=token)
+            assert behind.status_code == 503 and behind.headers["Retry-After"].isdigit(), behind.text
+            assert "not reached position" in behind.json()["detail"]
+            as_is = httpx.get(server.url + "/api/v1/cases", headers=token)  # no demand: what is projected
+            assert as_is.status_code == 200 and as_is.json() == [] and as_is.headers["Jejak-Position"] == "0"
+            subprocess.run([sys.executable, "-m", "entrypoints.cli", "--db", url, "project"], cwd=ROOT, check=True,
+                           capture_output=True)
+            fresh = httpx.get(server.url + f"/api/v1/cases?min_position={position}", headers=token)
+            assert fresh.status_code == 200 and fresh.headers["Jejak-Read-From"] == "primary"
+            assert [row["case_id"] for row in fresh.json()] == [created.json()["case_id"]]
+        finally:
+            server.stop()
+        for args, wanted in [(["--read-db", url], "jejak: error: JEJAK_READ_DB"),
+                             (["--projections", "sometimes"], "invalid choice")]:
+            refused = subprocess.run([sys.executable, "-m", "entrypoints.cli", "serve", "--db", url, "--insecure-dev",
+                                      *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+            assert refused.returncode == 2 and wanted in refused.stderr, refused.stderr
+            assert "Traceback" not in refused.stderr
