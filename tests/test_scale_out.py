@@ -238,6 +238,7 @@ def test_kill_the_projection_leader_another_takes_over(deployment):
         taken_over["seconds"] = time.monotonic() - t0
 
     result = run_load_with(deployment, kill_leader)
+    print(f"\nleader {leader} killed; {taken_over}")
     assert taken_over.get("by") not in (None, leader), taken_over
     deployment.restart(leader)
     assert_consistent(deployment, result)
