@@ -44,6 +44,9 @@ class Client:
         self.url = url.rstrip("/")
         self.http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
                                  transport=transport)
+        # the newest Jejak-Position this client's commands were answered with: its listings and audits ask for
+        # read models at least that fresh (?min_position=), so a client reads its own writes from a replica too
+        self.position = 0
 
     def close(self) -> None:
         self.http.close()
@@ -73,7 +76,12 @@ class Client:
             except ValueError:
                 problem = {"detail": response.text[:500] or response.reason_phrase}
             raise error_of(problem if isinstance(problem, dict) else {}, response.status_code)
+        if method == "POST" and (position := response.headers.get("Jejak-Position", "")).isdigit():
+            self.position = max(self.position, int(position))
         return response
+
+    def _fresh(self) -> dict:
+        return {"min_position": self.position or None}
 
     # --- commands (the actor is the credential's; naming another one is refused with NotAuthorized) --------
 
@@ -113,7 +121,7 @@ class Client:
         return self._call("GET", f"/api/v1/cases/{case_id}/reporter").json()["reporter"]
 
     def cases(self, state: str | None = None) -> list[dict]:
-        return self._call("GET", "/api/v1/cases", params={"state": state}).json()
+        return self._call("GET", "/api/v1/cases", params={"state": state, **self._fresh()}).json()
 
     def audit(self, name: str, **options):
         """An audit as a DataFrame, with the column types it has on the server (sent as Arrow)."""
@@ -121,7 +129,8 @@ class Client:
 
         params = {key: ([_when(v) for v in value] if isinstance(value, (list, tuple)) else _when(value))
                   for key, value in options.items()}
-        data = self._call("GET", f"/api/v1/audits/{name}", params=params, headers={"Accept": ARROW}).content
+        data = self._call("GET", f"/api/v1/audits/{name}", params={**params, **self._fresh()},
+                          headers={"Accept": ARROW}).content
         return pa.ipc.open_stream(data).read_pandas()
 
     def verify(self, digest: str | None = None) -> dict:

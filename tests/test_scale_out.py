@@ -300,3 +300,15 @@ def test_a_read_never_answers_older_than_min_position(tmp_path):
                                       *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
             assert refused.returncode == 2 and wanted in refused.stderr, refused.stderr
             assert "Traceback" not in refused.stderr
+
+
+def test_the_python_client_reads_its_own_writes_from_the_replica(deployment):
+    from entrypoints.client import Client
+
+    with Client(deployment.servers[1].url, deployment.tokens["bawaslu"]) as client:
+        case_id = client.report(occurred_at="2024-10-01T09:00+07:00", **{k: v for k, v in REPORT.items()
+                                                                        if k != "reporter_name"})
+        client.advance(case_id, "begin_review", occurred_at="2024-10-02T09:00+07:00")
+        assert client.position > 0
+        assert str(case_id) in [row["case_id"] for row in client.cases(state="under_review")]
+        assert client.audit("funnel")["reported"].sum() >= 1
