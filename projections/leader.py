@@ -42,11 +42,12 @@ class ElectedFollower:
     """Stand for election until stopped; while leader, keep the read models current."""
 
     def __init__(self, read_side, *, retry_interval: float = 1.0, poll_interval: float = 5.0,
-                 on_catch_up=None, name: str | None = None):
+                 on_catch_up=None, on_elected=None, name: str | None = None):
         self.read_side = read_side
         self.retry_interval = retry_interval
         self.poll_interval = poll_interval
         self.on_catch_up = on_catch_up
+        self.on_elected = on_elected
         self.application_name = f"{APPLICATION_NAME} pid={os.getpid()}{' ' + name if name else ''}"
         self.leading = threading.Event()  # set while this process holds the lock
 
@@ -80,6 +81,8 @@ class ElectedFollower:
 
         self.leading.set()
         log.info("projection follower: elected (%s)", self.application_name)
+        if self.on_elected is not None:
+            self.on_elected()
         channel = getattr(self.read_side.app.recorder, "channel_name", "stored_events")
         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
         while not stop_event.is_set():
@@ -90,10 +93,12 @@ class ElectedFollower:
             conn.execute("SELECT 1")  # the lock's session is alive (a broken one raises)
 
 
-def follow(read_side, stop_event: threading.Event, poll_interval: float = 5.0, on_catch_up=None) -> None:
+def follow(read_side, stop_event: threading.Event, poll_interval: float = 5.0, on_catch_up=None,
+           on_elected=None) -> None:
     """Keep the read models current: as the elected follower on PostgreSQL, alone on SQLite (one machine)."""
     if read_side.app.url.get_backend_name() == "postgresql":
-        ElectedFollower(read_side, poll_interval=poll_interval, on_catch_up=on_catch_up).run(stop_event)
+        ElectedFollower(read_side, poll_interval=poll_interval, on_catch_up=on_catch_up,
+                        on_elected=on_elected).run(stop_event)
     else:
         read_side.follow(stop_event, poll_interval, on_catch_up)
 

@@ -67,11 +67,14 @@ class Server:
         else:  # one machine: each process follows (the catch-up's compare-and-set keeps it exactly-once)
             def target(stop):
                 self.read_side.follow(stop)
-        threading.Thread(target=target, args=(self._stop_following,), name="projection-follower",
-                         daemon=True).start()
+        self._following = threading.Thread(target=target, args=(self._stop_following,), name="projection-follower",
+                                           daemon=True)
+        self._following.start()
 
     def close(self) -> None:
         self._stop_following.set()
+        if self.follower is not None:
+            self._following.join(10)  # ends at its next wake-up (at most a second), before the pools close
         self.engine.dispose()
         self.token_engine.dispose()
         self.app.close()

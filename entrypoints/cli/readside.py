@@ -90,7 +90,8 @@ def cmd_project(args) -> int:
             print(f"following (poll every {args.poll_interval:g}s); Ctrl-C to stop", file=sys.stderr)
             try:  # on PostgreSQL, one follower among all processes: the elected one (projections.leader)
                 follow(read_side, stop, args.poll_interval,
-                       on_catch_up=lambda n: print(f"applied {n} event(s)", file=sys.stderr, flush=True))
+                       on_catch_up=lambda n: print(f"applied {n} event(s)", file=sys.stderr, flush=True),
+                       on_elected=lambda: print("elected the projection follower", file=sys.stderr, flush=True))
             except KeyboardInterrupt:
                 pass
             finally:
