@@ -196,6 +196,8 @@ def assert_consistent(deployment: Deployment, result) -> None:
 def test_one_follower_and_reads_from_the_replica_say_how_fresh(deployment):
     assert len(deployment.leaders()) == 1
     assert len(deployment.candidates()) == 3  # two servers and `jejak project --follow`, one of them leading
+    leading = [httpx.get(s.url + "/healthz").json()["projection_leader"] for s in deployment.servers]
+    assert leading.count(True) == (deployment.leaders()[0] in [s.process.pid for s in deployment.servers])
     with psycopg.connect(deployment.read_url) as conn:
         assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]  # a real hot standby
     a, b = deployment.servers
@@ -317,3 +319,20 @@ def test_the_python_client_reads_its_own_writes_from_the_replica(deployment):
         assert client.position > 0
         assert str(case_id) in [row["case_id"] for row in client.cases(state="under_review")]
         assert client.audit("funnel")["reported"].sum() >= 1
+
+
+def test_compose_runs_the_processes_this_test_runs():
+    """compose.yaml is the deployment these tests exercise: a primary, a replica seeded by pg_basebackup -R,
+    two servers standing for the follower's election and reading from the replica, a `project --follow`."""
+    import yaml
+
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))["services"]
+    assert "pg_basebackup" in " ".join(services["replica"]["entrypoint"]) and " -R " in \
+        " ".join(services["replica"]["entrypoint"])
+    for name in ("server1", "server2"):
+        command = services[name]["command"]
+        assert command[0] == "serve" and command[command.index("--projections") + 1] == "follow"
+        assert "@replica:" in services[name]["environment"]["JEJAK_READ_DB"]
+        assert "@primary:" in services[name]["environment"]["JEJAK_DB"]
+    assert services["follower"]["command"][:2] == ["project", "--follow"]
+    assert "@primary:" in services["follower"]["environment"]["JEJAK_DB"]

@@ -45,9 +45,11 @@ def digest(principal: ReaderDep, server: ServerDep):
     return {"digest": f"{head.link}@{head.position}" if head else None}
 
 
-@router.get("/healthz", summary="The process is up (no authentication)")
+@router.get("/healthz", summary="The process is up (no authentication); whether it is the projection follower")
 def healthz(server: ServerDep):
-    return {"status": "ok", "insecure_dev": server.settings.insecure_dev}
+    leading = server.follower.leading.is_set() if server.follower is not None else None
+    return {"status": "ok", "insecure_dev": server.settings.insecure_dev, "projections": server.settings.projections,
+            "projection_leader": leading}
 
 
 @router.get("/readyz", summary="The database answers (no authentication)")
