@@ -57,8 +57,9 @@ def master_key() -> str:
 class ServerProcess:
     """`python -m entrypoints.cli serve …` as a child process; its output goes to `log`."""
 
-    def __init__(self, db_url: str, log: Path, *args: str, env: dict | None = None, workers: int = 1):
-        self.port = free_port()
+    def __init__(self, db_url: str, log: Path, *args: str, env: dict | None = None, workers: int = 1,
+                 port: int | None = None):
+        self.port = port or free_port()  # a port of its own, or the one a killed server had (a restart)
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         command = [sys.executable, "-m", "entrypoints.cli", "serve", "--db", db_url, "--port", str(self.port),

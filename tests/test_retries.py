@@ -95,3 +95,30 @@ def test_cli_retries_flag_decides_again_after_a_lost_race(app, db_url, monkeypat
     assert "was recorded first, this command was decided on version" in err
     assert not any(word in err.lower() for word in ("unique", "duplicate", "constraint", "integrity"))
     assert [e.trigger for e in app.case_events(case_id)][-1] == "record_departure"
+
+
+def test_an_insert_retried_after_its_commit_is_recognised_as_recorded(app):
+    """eventsourcing retries an insert whose connection broke; when the first try had committed (only its
+    acknowledgement was lost), the retry meets its own rows: recorded once, not a lost race, and a new report's
+    reporter key is kept (tests/test_scale_out.py provokes it by restarting PostgreSQL under load)."""
+    from tests.conftest import report_fields
+
+    case_id = new_case(app)
+    case = app.get_case(case_id)
+    app.apply_trigger(case, "begin_review", "bawaslu:kab-bima", occurred_at=T0 + timedelta(hours=1))
+    app.recorder.insert_events([app.mapper.to_stored_event(e) for e in case.pending_events])  # the first try
+    app.record_cases(case)  # the retry
+    assert [e.trigger for e in app.case_events(case_id)] == ["report", "begin_review"]
+
+    report = app.new_case("reporter", occurred_at=T0, **report_fields(reporter_name="Dewi"))
+    app.recorder.insert_events([app.mapper.to_stored_event(e) for e in report.pending_events])
+    app.record_cases(report)
+    assert app.reporter(report.id)["name"] == "Dewi" and app.get_case(report.id).version == 1
+
+    rival = app.get_case(case_id)  # a real race is still refused
+    mine = app.get_case(case_id)
+    app.apply_trigger(rival, "register", "bawaslu:kab-bima", occurred_at=T0 + timedelta(hours=2))
+    app.record_cases(rival)
+    app.apply_trigger(mine, "register", "bawaslu:kab-bima", occurred_at=T0 + timedelta(hours=3))
+    with pytest.raises(ConcurrentUpdate):
+        app.record_cases(mine)

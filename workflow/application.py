@@ -166,15 +166,30 @@ class Jejak(Application):
         subjects = [c.reporter["subject"] for c, is_new in zip(cases, new) if c.reporter and is_new]
         new_keys = {s: self._new_subject_keys.pop(s) for s in subjects if s in self._new_subject_keys}
         decided = {c.id: c.version - len(c.pending_events) for c in cases}  # the version each was decided on
+        pending = [event for c in cases for event in c.pending_events]
         self.subject_keys.store(new_keys)
         try:
             self.save(*cases)
         except IntegrityError:  # nothing was written; the case objects are stale now
+            if self._recorded_already(pending):
+                return  # a retried insert met its own rows: the first try had committed
             self.subject_keys.discard(new_keys)  # nor is any key kept for the reports that were refused
             if new == [True]:
                 raise InvalidField("external_ref", f"{cases[0].external_ref!r} is already case {cases[0].id}") \
                     from None
             raise self._lost_race(decided) from None
+
+    def _recorded_already(self, events: list) -> bool:
+        """Whether each of these events is in the store as it is. eventsourcing's PostgreSQL recorder retries an
+        insert whose connection broke; if the first try had committed (its acknowledgement lost), the retry
+        meets the same rows and fails as if a race were lost: the command was recorded, once, and its reporter's
+        key must stay. (Decoded events compare case, version, times and content.)"""
+        for event in events:
+            stored = self.recorder.select_events(event.originator_id, gt=event.originator_version - 1,
+                                                 lte=event.originator_version, limit=1)
+            if not stored or self.mapper.to_domain_event(stored[0]) != event:
+                return False
+        return bool(events)
 
     def _lost_race(self, decided: dict[UUID, int]) -> ConcurrentUpdate:
         """Which cases another writer moved on, to which version: one line, no database error text."""
