@@ -74,6 +74,7 @@ TABLES: dict[str, Grants] = {
     # a request's record is written when it starts and completed (UPDATE) when it ends; a failed one is deleted
     "idempotency_record": Grants(app=("SELECT", "INSERT", "UPDATE", "DELETE"), optional=True),
     "personal_data_access": Grants(app=("SELECT", "INSERT"), append_only=True, optional=True),  # who read whose data
+    "verification_run": Grants(app=("SELECT", "INSERT"), append_only=True, optional=True),  # `jejak verify` results
 }
 
 PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"})

@@ -134,8 +134,11 @@ def print_frame(frame, args) -> None:
 def cmd_verify(args) -> int:
     from projections.integrity import verify
 
+    from entrypoints import verification_log
+
     with _open(args) as app:
         report = verify(app, args.digest)
+        verification_log.record(app, report)  # the dashboard's integrity page shows the last run
     if getattr(args, "json", False):
         print(json.dumps(report.as_dict(), indent=2))
     else:
