@@ -5,8 +5,8 @@ or a free-text field. One rule keeps an aggregate from singling out a person:
 
 1. A row that counts fewer than ``k`` cases (``JEJAK_PUBLIC_MIN_CASES``, default 3) shows none of its
    figures: its counts, rates and days read "< k"/"—", and it sorts as if empty (last).
-2. If that leaves exactly one row of a table withheld, the next smallest row is withheld too, so that no
-   total or other row gives the withheld one back by subtraction.
+2. If that leaves exactly one row of a table withheld, the next smallest row (of at least one case) is
+   withheld too, so that no total gives the withheld one back by subtraction.
 
 Rows of k cases or more are shown in full. Signed-in pages (within the API's rules) show every figure.
 """
@@ -40,7 +40,7 @@ def withhold(frame: pd.DataFrame, size: str, figures: list[str], k: int) -> pd.D
     out = frame.copy()
     small = out[size].lt(k) & out[size].gt(0)
     if small.sum() == 1 and len(out) > 1:  # rule 2: one withheld row could be recovered from a total
-        others = out.loc[~small, size].sort_values(kind="stable")
+        others = out.loc[~small & out[size].gt(0), size].sort_values(kind="stable")
         if len(others):
             small.loc[others.index[0]] = True
     out["withheld"] = small
