@@ -117,7 +117,7 @@ def test_secure_is_idempotent_and_converges(secured, capsys):
     assert code == 0
     result = json.loads(out)
     assert result["created_roles"] == [] and result["not_present"] == ["api_token", "idempotency_record",
-                                                                        "personal_data_access"]
+                                                                        "personal_data_access", "verification_run"]
     assert privileges(secured) == before  # the same grants again, the hand-made one taken back
     assert before["members"] == (0,)  # the owner's passing membership of the application role was taken back
 
@@ -183,7 +183,7 @@ def test_the_server_tables_are_granted_once_they_exist(secured, capsys):
         conn.execute("CREATE TABLE personal_data_access (id bigserial PRIMARY KEY, case_id text NOT NULL)")
         conn.execute("INSERT INTO api_token VALUES ('t1', 'hash')")
     code, out, _ = secured.secure(capsys, "--json")
-    assert code == 0 and json.loads(out)["not_present"] == ["idempotency_record"]
+    assert code == 0 and json.loads(out)["not_present"] == ["idempotency_record", "verification_run"]
     with secured.connect(secured.app) as conn:
         assert conn.execute("SELECT token_hash FROM api_token").fetchone() == ("hash",)
         conn.execute("INSERT INTO personal_data_access (case_id) VALUES ('c1')")  # its sequence too
