@@ -54,6 +54,9 @@ class Formats:
             value = value.astimezone(self.zone).date()
         return dates.format_date(value, "medium", locale=self.lang)
 
+    def month(self, value) -> str:
+        return dates.format_date(value, "MMM y", locale=self.lang)
+
     def moment(self, value) -> str:
         """A time, to the minute, in the local zone, with the zone's abbreviation-free offset."""
         if _missing(value):
