@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pandas as pd
 from sqlalchemy import func, select
 
-from projections.audits import FUNNEL_STEPS, _cutoff, _sql_before, funnel, read_side
+from projections.audits import FUNNEL_STEPS, _cutoff, _sql_before, _summary, read_side
 from projections.tables import case_event, case_summary, event_chain
 
 
@@ -48,25 +48,31 @@ def cumulative_curve(source, election: str, until: date | None = None, points: i
     """How many of an election's cases had been reported, registered, forwarded, recommended and followed up
     (sanctioned) by the end of each of `points` evenly spaced local dates, from the day before the first report
     to `until` (default: the last event's day). One row per date (column ``as_of``, a date), the funnel's
-    columns; computed by `audits.funnel` (one query for every date)."""
-    span = election_span(source, election)
+    columns: the counts `audits.funnel(by="election", as_of=…)` gives for those dates, from one read of the
+    election's milestone times (sorted and searched, rather than one SQL sum per date and step)."""
+    rs = read_side(source)
+    span = election_span(rs, election)
     if span is None:
         return pd.DataFrame(columns=["as_of", *FUNNEL_STEPS])
     first, last = span[0] - timedelta(days=1), until or span[1]
     last = max(last, first)
     step = max(1, -(-(last - first).days // max(1, points - 1)))
-    dates = sorted({*(first + timedelta(days=step * i) for i in range(points) if first + timedelta(days=step * i)
-                      < last), last})
-    out = funnel(source, by="election", as_of=dates, recorded=recorded)
-    out = out[out["election"] == election].reset_index(drop=True)
-    out["as_of"] = [date.fromisoformat(text) for text in out["as_of"]]
-    return out[["as_of", *FUNNEL_STEPS]]
+    dates = sorted({*(first + timedelta(days=step * i) for i in range(points)
+                      if first + timedelta(days=step * i) < last), last})
+    suffix = "_recorded_at" if recorded else "_at"
+    times = _summary(rs, [f"{name}{suffix}" for name in FUNNEL_STEPS], case_summary.c.election == election)
+    ends = pd.DatetimeIndex([_cutoff(rs, day, "as_of")[0] for day in dates])  # the end of each local day
+    out = pd.DataFrame({"as_of": dates})
+    for name in FUNNEL_STEPS:
+        reached = times[f"{name}{suffix}"].dropna().sort_values()
+        out[name] = reached.searchsorted(ends, side="left").astype("int64")  # strictly before the day's end
+    return out
 
 
 def agency_cases(source, ppk: str, now=None) -> pd.DataFrame:
     """The cases addressed to one PPK (recommended to it, or of its staff): state, open or not, days since
     the report (to `now` or the close), the running deadline. Oldest report first."""
-    from projections.audits import _now, _summary
+    from projections.audits import _now
 
     rs = read_side(source)
     c = case_summary.c

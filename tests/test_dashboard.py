@@ -274,3 +274,17 @@ def test_every_visible_string_is_in_the_catalogs_and_translated(tmp_path):
         catalog = read_po((LOCALE / lang / "LC_MESSAGES" / "messages.po").open("rb"), locale=lang)
         translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
         assert ids <= translated, f"{lang}: untranslated {sorted(ids - translated)[:5]}"
+
+
+def test_the_cumulative_curve_is_the_funnel_audit_at_its_dates(store):
+    from entrypoints.bootstrap import open_jejak
+    from projections import audits, dashboard
+
+    with open_jejak(store[0]) as app:
+        for recorded in (False, True):
+            curve = dashboard.cumulative_curve(app, "pilkada-2020", points=12, recorded=recorded)
+            funnel = audits.funnel(app, by="election", as_of=list(curve["as_of"]), recorded=recorded)
+            funnel = funnel[funnel["election"] == "pilkada-2020"].reset_index(drop=True)
+            assert len(curve) == 12 and curve["reported"].iloc[0] == 0  # from the day before the first report
+            for step in audits.FUNNEL_STEPS:
+                assert list(curve[step]) == list(funnel[step]), (recorded, step)
