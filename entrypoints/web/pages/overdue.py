@@ -12,6 +12,7 @@ from projections import audits
 from workflow.definitions import get_era
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+LISTED = 500  # signed in: the most overdue cases listed on the page (all of them: the API's overdue audit)
 
 
 def deadline_rule(era: str, deadline: str, settings):
@@ -22,11 +23,20 @@ def deadline_rule(era: str, deadline: str, settings):
         return None
 
 
-def days_late(row, rule, settings, today) -> float:
-    if rule is not None and rule.working_days:
-        first = row.due_at.astimezone(settings.zone).date()  # due at midnight: the first day late
-        return float(settings.working_days_between(first, today))
-    return row.days_overdue
+def days_late(cases, rules: dict, settings, today) -> list[float]:
+    """Each case's days overdue: working days (counted once per due date) where its rule counts them."""
+    counted: dict = {}
+    late = []
+    for row in cases.itertuples():
+        rule = rules[(row.era, row.deadline)]
+        if rule is not None and rule.working_days:
+            first = row.due_at.astimezone(settings.zone).date()  # due at midnight: the first day late
+            if first not in counted:
+                counted[first] = float(settings.working_days_between(first, today))
+            late.append(counted[first])
+        else:
+            late.append(row.days_overdue)
+    return late
 
 
 @router.get("/overdue", name="overdue")
@@ -36,7 +46,7 @@ def overdue(page: PageDep):
     today = page.server.app.clock().astimezone(settings.zone).date()
     rules = {key: deadline_rule(*key, settings) for key in
              cases[["era", "deadline"]].drop_duplicates().itertuples(index=False, name=None)}
-    cases["late"] = [days_late(row, rules[(row.era, row.deadline)], settings, today) for row in cases.itertuples()]
+    cases["late"] = days_late(cases, rules, settings, today)
     cases["rule"] = [rules[(e, d)].describe() if rules[(e, d)] else "" for e, d in zip(cases["era"], cases["deadline"])]
     if page.public:
         groups = (cases.groupby(["responsible", "era", "deadline", "rule"], observed=True)
@@ -44,4 +54,5 @@ def overdue(page: PageDep):
                   .reset_index().sort_values(["cases", "responsible"], ascending=[False, True]).reset_index(drop=True))
         groups = disclosure.withhold(groups, "cases", ["median_days", "max_days"], page.min_cases)
         return page.render("overdue.html", nav="overdue", groups=groups, cases=None, total=len(cases))
-    return page.render("overdue.html", nav="overdue", groups=None, cases=cases, total=len(cases))
+    return page.render("overdue.html", nav="overdue", groups=None, cases=cases.head(LISTED), total=len(cases),
+                       listed=LISTED)
