@@ -16,18 +16,19 @@ from projections.audits import FUNNEL_STEPS, _cutoff, _sql_before, _summary, rea
 from projections.tables import case_event, case_summary, event_chain
 
 
-def choices(source, column: str, recommended_only: bool = False) -> list[str]:
-    """The distinct values of a `case_summary` column (a filter's options), sorted."""
+def choice_sets(source, columns: list[str], recommended_only: bool = False) -> dict[str, list[str]]:
+    """The distinct values of several `case_summary` columns at once (one query), each sorted."""
     rs = read_side(source)
-    query = select(case_summary.c[column].label("value")).distinct().where(case_summary.c[column].is_not(None))
+    query = select(*(case_summary.c[name] for name in columns)).distinct()
     if recommended_only:
         query = query.where(case_summary.c.recommended_at.is_not(None))
-    return sorted(str(row["value"]) for row in rs.rows(query))
+    rows = rs.rows(query)
+    return {name: sorted({str(row[name]) for row in rows if row[name] is not None}) for name in columns}
 
 
 def elections(source) -> list[str]:
     """Elections in the store, the latest first (by year, then name)."""
-    names = choices(source, "election")
+    names = choice_sets(source, ["election"])["election"]
     return sorted(names, key=lambda name: (name.rsplit("-", 1)[-1], name), reverse=True)
 
 

@@ -64,3 +64,16 @@ def test_compare_curve_against_published_points(app):
     assert got == {"reported": [2, 4], "recommended": [0, 1], "sanctioned": [0, 0]}
     assert check.loc[check["step"] == "reported", "published"].tolist() == [1, 4]
     assert check["difference"].iloc[0] == 1.0 and pd.isna(check["difference"].iloc[2])
+
+
+def test_the_path_diagram_is_an_svg_of_the_states_visited_without_script():
+    from projections.path_diagram import _stops, path_svg
+
+    path = [("new", "report", "reported"), ("reported", "begin_review", "under_review"),
+            ("under_review", "erase_reporter", "under_review"), ("under_review", "register", "registered")]
+    assert [(s["state"], s["via"], s["inside"]) for s in _stops(path)] == [
+        ("new", None, []), ("reported", "report", []), ("under_review", "begin_review", ["erase_reporter"]),
+        ("registered", "register", [])]
+    svg = path_svg(path, current="registered")
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "<script" not in svg
+    assert ">under_review<" in svg and "erase_reporter" in svg and ">register<" in svg  # text, not glyphs

@@ -127,8 +127,11 @@ def print_frame(frame, args) -> None:
     else:
         import pandas as pd
 
+        from projections.formatting import for_people  # counts, rates, days and local times for people
+        from workflow.settings import Settings
+
         with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
-            print(frame.to_string(index=False))
+            print(for_people(frame, Settings.from_env().zone).to_string(index=False))
 
 
 def cmd_verify(args) -> int:

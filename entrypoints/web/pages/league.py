@@ -22,8 +22,10 @@ FIGURES = [c for c in COLUMNS if c != "ppk"]
 DEFAULT_SORT = ("follow_up_rate", "asc")  # the least responsive first
 
 
-def league_rows(page, filters: dict, sort: str | None, direction: str | None) -> tuple[pd.DataFrame, tuple]:
-    """The rows shown, in order, after the public rule, and the (column, direction) they are sorted by."""
+def league_rows(page, filters: dict, sort: str | None, direction: str | None, options: dict | None = None
+                ) -> tuple[pd.DataFrame, tuple]:
+    """The rows shown, in order, after the public rule, and the (column, direction) they are sorted by.
+    `options`: each filter's values (read here when not given)."""
     sort, direction = sort or DEFAULT_SORT[0], direction or DEFAULT_SORT[1]
     if sort not in COLUMNS:
         raise InvalidField("sort", f"cannot sort by {sort!r}", allowed=COLUMNS)
@@ -31,8 +33,9 @@ def league_rows(page, filters: dict, sort: str | None, direction: str | None) ->
         raise InvalidField("dir", f"not a direction: {direction!r}", allowed=("asc", "desc"))
     chosen = {name: value for name, value in filters.items() if value}
     rs = page.server.read_side
+    options = options or dashboard.choice_sets(rs, list(FILTERS), recommended_only=True)
     for name, value in chosen.items():
-        if value not in dashboard.choices(rs, name, recommended_only=True):
+        if value not in options[name]:
             raise InvalidField(name, f"no recommendation has {name} {value!r}")
     table = audits.responsiveness(rs, by=[*chosen, "ppk"])
     for name, value in chosen.items():
@@ -55,9 +58,8 @@ def _filters(election, province, era) -> dict:
 def league(page: PageDep, election: str | None = None, province: str | None = None, era: str | None = None,
            sort: str | None = None, dir: str | None = None):
     filters = _filters(election, province, era)
-    rows, (sort, direction) = league_rows(page, filters, sort, dir)
-    rs = page.server.read_side
-    options = {name: dashboard.choices(rs, name, recommended_only=True) for name in FILTERS}
+    options = dashboard.choice_sets(page.server.read_side, list(FILTERS), recommended_only=True)
+    rows, (sort, direction) = league_rows(page, filters, sort, dir, options)
     return page.render("league.html", nav="ppk", rows=rows, filters=filters, options=options, sort=sort,
                        direction=direction, columns=COLUMNS)
 
