@@ -24,7 +24,7 @@ from entrypoints.cli.main import main
 from entrypoints.tables import SERVER_TABLES
 from entrypoints.web import disclosure
 from tests.dashboard_support import PLANTED, PUBLIC_PAGES, SCRIPT, make_store, secrets_in
-from tests.server_support import KeyServer, bearer
+from tests.server_support import bearer
 
 ROOT = Path(__file__).parent.parent
 LOCALE = ROOT / "entrypoints" / "web" / "locale"
@@ -34,13 +34,6 @@ LOCALE = ROOT / "entrypoints" / "web" / "locale"
 def store(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'jejak.db'}"
     return url, make_store(url)
-
-
-@pytest.fixture(scope="module")
-def keys():
-    server = KeyServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="module")
