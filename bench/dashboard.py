@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from http_api import _master_key, percentiles  # noqa: E402 - bench/http_api.py, beside this file
+from http_api import _master_key, bench_database, percentiles  # noqa: E402 - bench/http_api.py, beside this file
 
 
 def build(url: str, cases: int, workdir: Path) -> float:
@@ -143,14 +143,10 @@ def main(argv=None) -> int:
     from entrypoints.auth import tokens
 
     name = f"jejak_bench_i17_{os.getpid()}"
-    with psycopg.connect(args.pg, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = args.pg.rsplit("/", 1)[0] + f"/{name}"
     meta = {"date": datetime.now(timezone.utc).strftime("%d %b %Y %H:%M UTC"),
             "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}", "cases": args.cases,
             "load": " ".join(f"{x:.2f}" for x in os.getloadavg()), "command": " ".join(sys.argv)}
-    server = None
-    try:
+    with bench_database(args.pg, name) as url:
         with tempfile.TemporaryDirectory() as workdir:
             meta["build_s"] = build(url, args.cases, Path(workdir))
         with psycopg.connect(url) as conn:
@@ -159,16 +155,11 @@ def main(argv=None) -> int:
         token = tokens.issue(engine, "auditor", person="bench")[0]
         engine.dispose()
         server, base = serve(url, Path(f"/tmp/{name}.log"))
-        rows = measure(base, token, targets(url), args.requests)
-    finally:
-        if server is not None:
+        try:
+            rows = measure(base, token, targets(url), args.requests)
+        finally:
             os.killpg(server.pid, 15)
             server.wait(30)
-        from projections.readside import engine_for
-
-        engine_for.cache_clear()
-        with psycopg.connect(args.pg, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(report(rows, meta))
     if args.json:
         Path(args.json).write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
