@@ -281,3 +281,23 @@ def test_the_cumulative_curve_is_the_funnel_audit_at_its_dates(store):
             assert len(curve) == 12 and curve["reported"].iloc[0] == 0  # from the day before the first report
             for step in audits.FUNNEL_STEPS:
                 assert list(curve[step]) == list(funnel[step]), (recorded, step)
+
+
+def test_days_late_count_working_days_where_the_rule_does():
+    from datetime import date
+
+    from entrypoints.web.pages.overdue import days_late, deadline_rule
+    from workflow.settings import Settings
+
+    settings = Settings(deadline_overrides={"skb-2020:ppk_follow_up": "10 working"})
+    plain = Settings()
+    due = pd.Timestamp("2020-12-24T17:00Z")  # midnight WIB: the 25th (Christmas, a holiday) is the first day late
+    cases = pd.DataFrame({"era": ["skb-2020"], "deadline": ["ppk_follow_up"], "due_at": [due], "days_overdue": [8.0]})
+    today = date(2021, 1, 1)  # 25 Dec - 1 Jan: 8 days, of which working: 28, 29, 30, 31 Dec (1 Jan a holiday)
+    working = {("skb-2020", "ppk_follow_up"): deadline_rule("skb-2020", "ppk_follow_up", settings)}
+    calendar = {("skb-2020", "ppk_follow_up"): deadline_rule("skb-2020", "ppk_follow_up", plain)}
+    assert working[("skb-2020", "ppk_follow_up")].working_days
+    assert days_late(cases, working, settings, today) == [float(settings.working_days_between(date(2020, 12, 25),
+                                                                                                today))]
+    assert days_late(cases, working, settings, today)[0] < 8
+    assert days_late(cases, calendar, plain, today) == [8.0]
