@@ -293,7 +293,7 @@ def test_days_late_count_working_days_where_the_rule_does():
     plain = Settings()
     due = pd.Timestamp("2020-12-24T17:00Z")  # midnight WIB: the 25th (Christmas, a holiday) is the first day late
     cases = pd.DataFrame({"era": ["skb-2020"], "deadline": ["ppk_follow_up"], "due_at": [due], "days_overdue": [8.0]})
-    today = date(2021, 1, 1)  # 25 Dec - 1 Jan: 8 days, of which working: 28, 29, 30, 31 Dec (1 Jan a holiday)
+    today = date(2021, 1, 1)  # 25 Dec - 1 Jan: 8 calendar days, fewer working ones (weekend, holidays)
     working = {("skb-2020", "ppk_follow_up"): deadline_rule("skb-2020", "ppk_follow_up", settings)}
     calendar = {("skb-2020", "ppk_follow_up"): deadline_rule("skb-2020", "ppk_follow_up", plain)}
     assert working[("skb-2020", "ppk_follow_up")].working_days

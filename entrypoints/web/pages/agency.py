@@ -8,16 +8,16 @@ from fastapi import APIRouter
 from entrypoints.web import disclosure
 from entrypoints.web.render import PageDep, PageRoute
 from projections import dashboard
-from workflow.errors import CaseNotFound
+from workflow.errors import CaseNotFound, JejakError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 class NoSuchAgency(CaseNotFound):
-    """404: no case is addressed to this PPK."""
+    """404 (as an unknown case): no case is addressed to this PPK."""
 
     def __init__(self, code: str):
-        Exception.__init__(self, f"no case is addressed to PPK {code!r}")
+        JejakError.__init__(self, f"no case is addressed to PPK {code!r}")  # not CaseNotFound's "no case X"
 
 
 @router.get("/ppk/{code}", name="agency")
