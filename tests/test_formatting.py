@@ -42,3 +42,15 @@ def _only_case(app):
     from projections.readside import ReadSide
 
     return ReadSide(app).cases()[0]["case_id"]
+
+
+def test_jejak_cases_prints_times_in_local_time(app, capsys, monkeypatch):
+    from tests.conftest import new_case
+
+    new_case(app)  # reported at 09:00 WIB
+    monkeypatch.setenv("JEJAK_TZ", "Asia/Jakarta")
+    assert main(["--db", str(app.url), "cases"]) == 0
+    assert "2024-10-01T09:00+07:00" in capsys.readouterr().out
+    monkeypatch.setenv("JEJAK_TZ", "Asia/Jayapura")
+    assert main(["--db", str(app.url), "cases"]) == 0
+    assert "2024-10-01T11:00+09:00" in capsys.readouterr().out
