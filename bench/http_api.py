@@ -27,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -173,6 +174,23 @@ def over_http(url: str, token: str, plan: dict[int, list[str]], processes: int, 
         server.wait(30)
 
 
+@contextmanager
+def bench_database(pg: str, name: str):
+    """A fresh PostgreSQL database `name` on the server `pg` for one run; yields its URL, dropped afterwards."""
+    import psycopg
+
+    with psycopg.connect(pg, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        from projections.readside import engine_for
+
+        engine_for.cache_clear()
+        with psycopg.connect(pg, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _master_key() -> str:
     from eventsourcing.cryptography import AESCipher
 
@@ -216,8 +234,6 @@ def main(argv=None) -> int:
                                                        "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args(argv)
-    import psycopg
-
     from entrypoints.auth import tokens
 
     clients = [int(c) for c in args.clients.split(",")]
@@ -225,13 +241,10 @@ def main(argv=None) -> int:
     modes = [False, True] if args.idempotency else [False]
     per = args.commands + WARMUP
     name = f"jejak_bench_http_{os.getpid()}"
-    with psycopg.connect(args.pg, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = args.pg.rsplit("/", 1)[0] + f"/{name}"
     meta = {"date": datetime.now(timezone.utc).strftime("%d %b %Y %H:%M UTC"),
             "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}",
             "load": " ".join(f"{x:.2f}" for x in os.getloadavg()), "command": " ".join(sys.argv)}
-    try:
+    with bench_database(args.pg, name) as url:
         ids = seed(url, per * len(clients) * (1 + len(processes) * len(modes)))
         batches = iter(ids[i:i + per] for i in range(0, len(ids), per))
         engine = tokens.engine_for_tokens(url)
@@ -245,12 +258,6 @@ def main(argv=None) -> int:
         for p in processes:
             for idempotency in modes:
                 rows += over_http(url, token, {c: next(batches) for c in clients}, p, idempotency, log)
-    finally:
-        from projections.readside import engine_for
-
-        engine_for.cache_clear()
-        with psycopg.connect(args.pg, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(report(rows, meta))
     if args.json:
         Path(args.json).write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))

@@ -73,6 +73,7 @@ TABLES: dict[str, Grants] = {
     # a request's record is written when it starts and completed (UPDATE) when it ends; a failed one is deleted
     "idempotency_record": Grants(app=("SELECT", "INSERT", "UPDATE", "DELETE")),
     "personal_data_access": Grants(app=("SELECT", "INSERT"), append_only=True),  # who read whose data
+    "verification_run": Grants(app=("SELECT", "INSERT"), append_only=True),  # `jejak verify` results (dashboard)
 }
 
 PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"})

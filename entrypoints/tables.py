@@ -7,6 +7,8 @@
     one row per (principal, Idempotency-Key): the request's fingerprint and the response to replay. The server
     inserts a row before running the command, fills in the response after (UPDATE), and deletes it when the
     command was refused (nothing was written, so the key may be used again): SELECT, INSERT, UPDATE, DELETE.
+``verification_run``
+    each `jejak verify` run on the store: when, the result, the head it ended on (the dashboard shows the last).
 ``personal_data_access``
     every request for a case's decrypted reporter data, granted or refused: who, when, which case (the PDP
     law's record of access). Append-only for the server: INSERT, and SELECT for the audit.
@@ -65,7 +67,19 @@ personal_data_access = Table(
     comment="Every request for a reporter's decrypted data: who, when, which case (PDP law).",
 )
 
-SERVER_TABLES = (api_token, idempotency_record, personal_data_access)
+verification_run = Table(
+    "verification_run", metadata,
+    Column("run_id", String(36), primary_key=True, comment="a random UUID"),
+    Column("checked_at", UTCDateTime, nullable=False, index=True, comment="when `jejak verify` finished"),
+    Column("ok", Boolean, nullable=False, comment="the events matched the chain (and the digest, if given)"),
+    Column("events", Integer, nullable=False, comment="stored events checked"),
+    Column("head", String(90), comment="the chain's head HEX@POSITION after the check"),
+    Column("digest", String(90), comment="the published digest checked against, if any"),
+    Column("problems", Integer, nullable=False, comment="problems found (edited, deleted, inserted, …)"),
+    comment="Each run of `jejak verify` on the store: the dashboard's integrity page shows the last one.",
+)
+
+SERVER_TABLES = (api_token, idempotency_record, personal_data_access, verification_run)
 
 
 def ensure_tables(engine: Engine) -> None:

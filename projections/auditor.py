@@ -194,7 +194,7 @@ class CaseView:
                                                        if x)),
                  ("category", c.category), ("election", f"{c.election['kind']}-{c.election['year']}")]
         if c.deadline:
-            facts.append(("deadline", f"{c.deadline} due {c.due_at.isoformat() if c.due_at else '-'}"
+            facts.append(("deadline", f"{c.deadline} due {_due(c.due_at)}"
                                       + (" (missed)" if c.deadline_missed else "")))
         if c.recommendation:
             facts.append(("recommended", f"{c.recommendation['track']}: {c.recommendation['sanction']}"))
@@ -237,6 +237,12 @@ class CaseView:
         path = [NEW, *self.history["state_after"].astype(str)]
         return WorkflowDiagram(self.case.era, self.case.state, path)
 
+    def path_diagram(self):
+        """The path this case took, as an SVG (projections.path_diagram): readable, and needs no script."""
+        from projections.path_diagram import PathDiagram
+
+        return PathDiagram(self.path, self.case.state)
+
     @property
     def path(self) -> list[tuple[str, str, str]]:
         """The transitions the case went through: (state before, trigger, state after), internal ones too."""
@@ -245,6 +251,13 @@ class CaseView:
 
     def __repr__(self) -> str:
         return f"<Case {self.case.id} {self.case.state} v{self.case.version}>"
+
+
+def _due(when) -> str:
+    """A due time for people: local, and midnight as 24:00 of the deadline's last day."""
+    from projections.formatting import MISSING, _moment
+
+    return MISSING if when is None else _moment(when.tzinfo, due=True)(pd.Timestamp(when))
 
 
 def _now() -> datetime:  # pragma: no cover - convenience for notebooks

@@ -40,6 +40,16 @@ def db_url(request, tmp_path):
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="module")
+def keys():
+    """An identity provider's key set served on 127.0.0.1 (tests/server_support.py), for a module's JWTs."""
+    from tests.server_support import KeyServer
+
+    server = KeyServer()
+    yield server
+    server.close()
+
+
 @pytest.fixture
 def app(db_url):
     with open_jejak(db_url) as application:

@@ -1,5 +1,6 @@
 """The server needs on its own tables only what its README section says: SELECT on `api_token`; SELECT, INSERT,
-UPDATE, DELETE on `idempotency_record`; SELECT, INSERT on `personal_data_access`; and no CREATE once they
+UPDATE, DELETE on `idempotency_record`; SELECT, INSERT on `personal_data_access`; SELECT on `verification_run`
+(the dashboard's integrity page); and no CREATE once they
 exist. A server connected as a role granted exactly that on them (and what the events and read models need on
 theirs, which is not this test's subject) runs every kind of request; the same role cannot rewrite a token or
 the access record."""
@@ -22,7 +23,7 @@ from tests.server_support import bearer, pg_database
 
 pytestmark = pytest.mark.postgres
 SERVER_TABLES = {"api_token": "SELECT", "idempotency_record": "SELECT, INSERT, UPDATE, DELETE",
-                 "personal_data_access": "SELECT, INSERT"}
+                 "personal_data_access": "SELECT, INSERT", "verification_run": "SELECT"}
 
 
 def test_the_server_runs_with_the_privileges_its_readme_names(monkeypatch):
@@ -57,10 +58,14 @@ def test_the_server_runs_with_the_privileges_its_readme_names(monkeypatch):
                 assert client.get(f"/api/v1/cases/{case_id}/reporter", headers=auditor).status_code == 403
                 log = client.get("/api/v1/audits/personal_data_access", headers=auditor).json()
                 assert [row["granted"] for row in log] == [True, False]
+                for page in ("/", "/ppk", "/overdue", "/integrity"):  # the dashboard reads, and writes nothing
+                    assert client.get(page).status_code == 200, page
             with psycopg.connect(role_url, autocommit=True) as conn:
                 for statement in ("UPDATE api_token SET revoked_at = NULL", "DELETE FROM personal_data_access",
                                   "INSERT INTO api_token (token_id, secret_sha256, role, created_at) "
-                                  "VALUES ('x', 'x', 'bkn', now())"):
+                                  "VALUES ('x', 'x', 'bkn', now())",
+                                  "INSERT INTO verification_run (run_id, checked_at, ok, events, problems) "
+                                  "VALUES ('x', now(), true, 0, 0)"):
                     with pytest.raises(psycopg.errors.InsufficientPrivilege):
                         conn.execute(statement)
         finally:

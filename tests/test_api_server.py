@@ -25,7 +25,7 @@ from jwt.utils import base64url_encode
 
 from entrypoints.auth import tokens
 from tests.conftest import report_fields
-from tests.server_support import AUDIENCE, ROOT, KeyServer, ServerProcess, bearer, master_key, pg_database
+from tests.server_support import AUDIENCE, ROOT, ServerProcess, bearer, master_key, pg_database
 from tests.test_authorization_matrix import ACTORS, combinations, prepare, store_state
 from workflow import commands, rules
 from workflow.actors import Actor, covers
@@ -37,13 +37,6 @@ ERA = "bkn-2024"
 FIELDS = {"recommend": {"track": "ethics", "sanction": "closed_statement"},
           "impose_sanction": {"sanction": "closed_statement", "decree_number": "800/1"},
           "escalate": {"to": "president"}, "record_departure": {"reason": "retired"}}
-
-
-@pytest.fixture(scope="module")
-def keys():
-    server = KeyServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 Each notebook gets its own empty temporary SQLite store through JEJAK_DB, so it first fills it with the demo
 dataset itself (as on a fresh machine), then asserts its key facts in its cells: a failing cell, including a
-failing assert, fails the test. Plots use the inline backend, as in Jupyter, and each notebook must show at least one. The notebooks run two at a time
+failing assert, fails the test, and so does any output on stderr (a warning, a progress bar). Plots use the inline backend, as in Jupyter, and each notebook must show at least one. The notebooks run two at a time
 (each in its own kernel); outputs are not written back (the notebooks are kept without outputs in git).
 """
 
@@ -23,8 +23,12 @@ NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
 def _run(path: Path, store: Path) -> tuple[object, str | None, float]:
     """Execute a notebook on `store`; returns (executed notebook, failure or None, seconds)."""
-    env = {**os.environ, "JEJAK_DB": f"sqlite:///{store}", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    from eventsourcing.cryptography import AESCipher
+
+    env = {**os.environ, "JEJAK_DB": f"sqlite:///{store}", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+           "JEJAK_MASTER_KEY": AESCipher.create_key(32)}  # as a real deployment: no warning that it is missing
     env.pop("JEJAK_CIPHER_KEY", None)
+    env.pop("JEJAK_MASTER_KEY_FILE", None)
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(NOTEBOOKS_DIR)}})
@@ -62,6 +66,8 @@ def test_notebook_runs_clean(path, executed):
         pytest.fail(f"{path.name}: a cell failed after {seconds:.0f} s\n{failure}", pytrace=False)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
+    stderr = [o.get("text", "") for o in outputs if o.output_type == "stream" and o.get("name") == "stderr"]
+    assert not stderr, f"{path.name} wrote to stderr (a warning?):\n" + "".join(stderr)[:2000]
     assert any("image/png" in o.get("data", {}) for o in outputs), f"{path.name} shows no plot"
     assert any("is empty: generating" in o.get("text", "") for o in outputs if o.output_type == "stream"), \
         "the notebook should have filled its empty store with the demo data"

@@ -120,6 +120,10 @@ class Settings:
         calendar.update({day: "extra non-working day" for day in self.extra_holidays})
         return calendar
 
+    def working_days_between(self, first: date, last: date) -> int:
+        """Working days from `first` to `last`, both counted (the same calendar as working-day deadlines)."""
+        return self._calendar.get_working_days_count(first, last) if first <= last else 0
+
     def due_at(self, start: datetime, deadline: Deadline) -> datetime | None:
         """The end of the deadline's last day, in local time: a stage started on the 1st with a 3-day
         deadline is due by midnight at the end of the 4th."""

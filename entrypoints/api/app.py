@@ -58,6 +58,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     errors.install(app)
     for module in (cases, audits, system):
         app.include_router(module.router)
+    from entrypoints.web import install as install_dashboard
+
+    install_dashboard(app)  # the oversight dashboard's pages under /
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 

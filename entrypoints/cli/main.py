@@ -58,19 +58,24 @@ def print_json(value: Any) -> None:
 
 
 def print_table(rows: list[dict], columns: list[str]) -> None:
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    """Aligned columns; times in the local zone (JEJAK_TZ), to the minute."""
+    from workflow.settings import Settings
+
+    zone = Settings.from_env().zone
+    cells = [[_cell(row.get(c), zone) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     for line in [columns, *cells]:
         print("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip())
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, zone=None) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.isoformat(timespec="minutes")
+        local = value.astimezone(zone) if zone is not None and value.tzinfo is not None else value
+        return local.isoformat(timespec="minutes")
     if isinstance(value, dict):
-        return " ".join(f"{k}={_cell(v)}" for k, v in value.items() if v not in (None, "", []))
+        return " ".join(f"{k}={_cell(v, zone)}" for k, v in value.items() if v not in (None, "", []))
     return str(value)
 
 

@@ -130,15 +130,21 @@ def print_frame(frame, args) -> None:
     else:
         import pandas as pd
 
+        from projections.formatting import for_people  # counts, rates, days and local times for people
+        from workflow.settings import Settings
+
         with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
-            print(frame.to_string(index=False))
+            print(for_people(frame, Settings.from_env().zone).to_string(index=False))
 
 
 def cmd_verify(args) -> int:
     from projections.integrity import verify
 
+    from entrypoints import verification_log
+
     with _open(args) as app:
         report = verify(app, args.digest)
+        verification_log.record(app, report)  # the dashboard's integrity page shows the last run
     if getattr(args, "json", False):
         print(json.dumps(report.as_dict(), indent=2))
     else:

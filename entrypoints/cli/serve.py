@@ -20,8 +20,9 @@ from workflow.errors import InvalidField
 def register(subparsers) -> None:
     store = argparse.ArgumentParser(add_help=False)  # --db also after the subcommand (`jejak serve --db URL`)
     store.add_argument("--db", default=argparse.SUPPRESS, help="store URL (default: $JEJAK_DB or jejak.db)")
-    p = subparsers.add_parser("serve", parents=[store], help="run the HTTP API (needs JEJAK_MASTER_KEY or --insecure-dev)",
-                              description="Serve the HTTP API with uvicorn. Refuses to start without "
+    p = subparsers.add_parser("serve", parents=[store], help="run the HTTP API and the dashboard (needs JEJAK_MASTER_KEY or --insecure-dev)",
+                              description="Serve the HTTP API and the oversight dashboard (/) with uvicorn. "
+                                          "Refuses to start without "
                                           "JEJAK_MASTER_KEY (or JEJAK_MASTER_KEY_FILE) unless --insecure-dev.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
