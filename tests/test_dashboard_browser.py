@@ -20,6 +20,7 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from entrypoints.auth import tokens
@@ -104,6 +105,15 @@ def cells(driver, table_id: str) -> list[list[str]]:
     return [[cell.text for cell in row.find_elements(By.CSS_SELECTOR, "th, td")] for row in rows]
 
 
+def press(browser, element, *keys) -> None:
+    """Type into an element keys that load another page, and wait until the new page has replaced the old one
+    (send_keys returns before the navigation it starts: reading the page at once can meet the old one)."""
+    old = browser.find_element(By.TAG_NAME, "html")
+    element.send_keys(*keys)
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
+    WebDriverWait(browser, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def test_overview_shows_the_funnel_of_the_api_and_redraws_as_of_a_date(served, browser):
     url, _, _, shots = served
     visit(browser, url + "/", shots, "overview")
@@ -115,8 +125,8 @@ def test_overview_shows_the_funnel_of_the_api_and_redraws_as_of_a_date(served, b
     assert browser.find_elements(By.CSS_SELECTOR, "svg.curve polyline")  # the curve, inline
     field = browser.find_element(By.ID, "as_of")
     browser.execute_script("arguments[0].value = '2020-09-30'", field)  # the date picker's own widget aside
-    browser.find_element(By.CSS_SELECTOR, "form.filters button").send_keys(Keys.ENTER)  # as a keyboard user
-    WebDriverWait(browser, 10).until(lambda d: "30" in d.find_element(By.ID, "as-of").text)
+    press(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"), Keys.ENTER)  # as a keyboard user
+    assert "30" in browser.find_element(By.ID, "as-of").text
     then = api(served, "funnel", by="election", as_of="2020-09-30").set_index("election").loc["pilkada-2020"]
     reported = browser.find_element(By.CSS_SELECTOR, '#funnel tr[data-step="reported"] td.num')
     assert reported.get_attribute("data-value") == str(int(then["reported"])) != str(int(expected["reported"]))
@@ -147,15 +157,13 @@ def test_league_table_sorts_and_filters_with_the_keyboard_and_equals_the_api(ser
     for ppk, received, followed_up, *_ in rows:
         if ppk not in withheld:
             assert (int(received), int(followed_up)) == tuple(expected.loc[ppk, ["received", "followed_up"]])
-    link = browser.find_element(By.ID, "sort-received")
-    link.send_keys(Keys.ENTER)  # the heading is a link: Tab to it, Enter
-    link = browser.find_element(By.ID, "sort-received")
-    link.send_keys(Keys.ENTER)  # a second time: descending
+    press(browser, browser.find_element(By.ID, "sort-received"), Keys.ENTER)  # the heading is a link: Tab, Enter
+    press(browser, browser.find_element(By.ID, "sort-received"), Keys.ENTER)  # a second time: descending
     received = [int(row[1]) for row in cells(browser, "league") if row[1].isdigit()]
     assert received == sorted(received, reverse=True) and received[0] == expected["received"].max()
     assert browser.find_element(By.CSS_SELECTOR, "th[aria-sort='descending']").text.startswith("Diterima")
     Select(browser.find_element(By.ID, "filter-province")).select_by_value("prov-ntb")
-    browser.find_element(By.ID, "apply").send_keys(Keys.ENTER)
+    press(browser, browser.find_element(By.ID, "apply"), Keys.ENTER)
     by_province = api(served, "responsiveness", by=["province", "ppk"])
     ntb = by_province[by_province["province"] == "prov-ntb"]
     shown = cells(browser, "league")
@@ -181,7 +189,7 @@ def test_public_pages_show_no_planted_names_and_pass_the_checks(served, browser)
 def test_signing_in_through_the_form_opens_the_case_page(served, browser):
     url, token, planted, shots = served
     browser.get(url + "/signin")
-    browser.find_element(By.ID, "credential").send_keys(token, Keys.ENTER)
+    press(browser, browser.find_element(By.ID, "credential"), token, Keys.ENTER)
     assert "auditor" in browser.find_element(By.CSS_SELECTOR, ".signout").text
     assert browser.get_cookie("jejak_session")["httpOnly"] is True
     assert browser.execute_script("return document.cookie").find("jejak_session") == -1  # scripts cannot read it
@@ -191,6 +199,6 @@ def test_signing_in_through_the_form_opens_the_case_page(served, browser):
         browser.switch_to.alert  # the script in the description never ran
     events = httpx.get(f"{url}/api/v1/cases/{planted}/events", headers=bearer(token), timeout=30).json()
     assert [row[1] for row in cells(browser, "timeline")] == [event["trigger"] for event in events]
-    browser.find_element(By.CSS_SELECTOR, ".signout button").send_keys(Keys.ENTER)
-    WebDriverWait(browser, 10).until(lambda d: d.get_cookie("jejak_session") is None)
+    press(browser, browser.find_element(By.CSS_SELECTOR, ".signout button"), Keys.ENTER)
+    assert browser.get_cookie("jejak_session") is None
     assert browser.find_element(By.ID, "signin")
