@@ -11,8 +11,9 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 
-from workflow import rules
-from workflow.actors import Actor, check_agency, require_jurisdiction
+from reference.elections import calendar
+from workflow import codes, rules
+from workflow.actors import Actor, require_jurisdiction
 from workflow.case import EVENT_FOR_TRIGGER, Case
 from workflow.definitions import (DEPARTURE_REASONS, ESCALATION_TARGETS, FINAL_STATES, NEW, STAGE_OF_STATE,
                                   TRACKS, TRIGGERS,
@@ -99,7 +100,10 @@ def decide_report(actor: Actor, occurred_at: datetime, recorded_at: datetime, fi
     check_time(occurred_at, recorded_at, None, settings)
     era, era_reason = _era(actor, occurred_at.astimezone(settings.zone).date(), era_id, era_reason, imported)
     _authorize(era, NEW, "report", actor)
-    parts = report_parts(fields, reporter_required=actor.role == "reporter")
+    day = occurred_at.astimezone(settings.zone).date()
+    parts = report_parts(fields, reporter_required=actor.role == "reporter", on=day,
+                         elections_file=settings.elections_file)
+    parts["election"] = _election_in_window(fields, day, actor, settings)
     region = parts["region"]
     require_jurisdiction(actor, "(new)", region["province"], region["regency"], {parts["terlapor"]["agency"]})
     incident_date = check_day("event_date", parts["incident"]["date"], settings)
@@ -112,6 +116,31 @@ def decide_report(actor: Actor, occurred_at: datetime, recorded_at: datetime, fi
         deadline=None, due_at=None, note=optional_text("note", note), era=era.id, era_reason=era_reason,
         source=source, filing_deadline=filing_deadline, filing_due_at=filing_due_at, **parts,
     )
+
+
+def _election_in_window(fields: Mapping[str, Any], day: date, actor: Actor, settings: Settings) -> dict[str, Any]:
+    """The report's election, whose window (``JEJAK_ELECTION_WINDOW_START``, ``JEJAK_ELECTION_WINDOW_DAYS``) must
+    hold the report's date; outside it only a Bawaslu finding may record it, with its reason, which the event
+    carries (``election.override``)."""
+    election = codes.election(fields["election"], settings.elections_file)
+    start, end = election.window(settings.election_window_start, settings.election_window_days)
+    why = optional_text("election_reason", fields.get("election_reason"), 500)
+    recorded = {"kind": election.kind, "year": election.year}
+    if start <= day <= end:
+        if why:
+            raise InvalidField("election_reason", f"given, but {day} is within {election.id}'s window "
+                                                  f"({start} to {end})")
+        return recorded
+    around = [e.id for e in calendar(settings.elections_file).by_id.values()
+              if e.holds(day, settings.election_window_start, settings.election_window_days)]
+    outside = f"{day} is outside {election.id}'s window ({start} to {end})"
+    if actor.role != "bawaslu":
+        raise InvalidField("election", f"{outside}: is it the right election?",
+                           allowed=", ".join(around) or f"no election's window holds {day}")
+    if not why:
+        raise InvalidField("election_reason", f"required for a finding whose date {outside}: say why",
+                           allowed="e.g. --election-reason 'a re-vote ordered by the Constitutional Court'")
+    return {**recorded, "override": why}
 
 
 def _era(actor: Actor, day: date, era_id: Any, reason: Any, imported: bool) -> tuple[Era, str | None]:
@@ -190,7 +219,8 @@ def _trigger_fields(case: Case, era: Era, trigger: str, fields: Mapping[str, Any
         track = choice("track", fields["track"], TRACKS)
         catalogue = era.sanctions(track)
         return {"track": track, "sanction": choice("sanction", fields["sanction"], catalogue),
-                "ppk": check_agency(fields.get("ppk") or case.terlapor["agency"], "ppk")}
+                "ppk": codes.agency(fields.get("ppk") or case.terlapor["agency"], "ppk",
+                                    on=occurred_at.astimezone(settings.zone).date())}
     if trigger == "impose_sanction":
         sanction = choice("sanction", fields["sanction"], era.all_sanctions)
         decree_date = check_day("decree_date", parse_date("decree_date", fields.get("decree_date")), settings)

@@ -38,6 +38,7 @@ from statistics import median
 from typing import Any
 from uuid import UUID, uuid5
 
+from workflow import codes
 from workflow.application import EXTERNAL_REF_NAMESPACE, Jejak
 from workflow.definitions import STAGE_OF_STATE, Era, get_era
 from workflow.errors import CaseNotFound, InvalidField
@@ -465,7 +466,8 @@ class _Simulation:
 
     def new_plan(self, index: int, at: datetime, region: tuple[str, str], category: str, group: str) -> CasePlan:
         rng = self.rng
-        province, regency = region
+        regency = region[1]  # its province as it stood on the day (REGIONS_2020: Merauke in Papua until 2022)
+        province = codes.province_on(regency, at.astimezone(WIB).date())
         kind, _, name = regency.partition("-")
         roll = rng.random()
         if roll < 0.15:

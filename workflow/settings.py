@@ -6,6 +6,9 @@ override is ``JEJAK_DEADLINE_BKN_2024__COMMISSION_EXAMINATION``. ``JEJAK_HOLIDAY
 non-working dates (one ISO date per line, ``#`` comments), added to Indonesia's public and joint-leave holidays.
 ``JEJAK_EARLIEST_DATE`` (default 2019-01-01, see ``definitions.EARLIEST_DATE``) is the earliest date any stated
 time or date may carry: a report dated in year 1 is a typo or an attack, never a case.
+``JEJAK_ELECTION_WINDOW_START`` (``stages_start`` or ``campaign_start``) and ``JEJAK_ELECTION_WINDOW_DAYS`` (after
+the last vote, default 180) bound the dates a report may concern an election; ``JEJAK_ELECTIONS_FILE`` replaces
+the shipped election calendar (its dates are public facts, some unverified: see reference/data/ATTRIBUTION.md).
 A deadline is computed when a stage starts and recorded in the event, so changing a setting never re-judges
 history.
 """
@@ -21,6 +24,8 @@ from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reference import UnknownCode
+from reference.elections import WINDOW_STARTS, calendar
 from workflow.definitions import EARLIEST_DATE, Deadline, Era
 from workflow.errors import InvalidField
 
@@ -49,6 +54,11 @@ class Settings:
     holiday_categories: tuple[str, ...] = ("public", "government")
     extra_holidays: frozenset[date] = frozenset()
     earliest_date: date = EARLIEST_DATE  # nothing stated before it is accepted
+    # A report's date must lie in its election's window: from the start of the election's stages (or of its
+    # campaign) to this many days after its last vote. The calendar: the shipped one, or this file.
+    election_window_start: str = "stages_start"
+    election_window_days: int = 180
+    elections_file: Path | None = None
 
     def __post_init__(self) -> None:
         """Refuse a misspelled or unreadable setting at start-up, not at the first command that needs it."""
@@ -59,6 +69,18 @@ class Settings:
             raise InvalidField("JEJAK_EARLIEST_DATE", f"{self.earliest_date!r} is not a date from "
                                f"{LOWEST_EARLIEST_DATE} to the first era's start",
                                allowed=f"a date such as {EARLIEST_DATE}")
+
+        if self.election_window_start not in WINDOW_STARTS:
+            raise InvalidField("JEJAK_ELECTION_WINDOW_START", f"unknown start {self.election_window_start!r}",
+                               allowed=WINDOW_STARTS)
+        if isinstance(self.election_window_days, bool) or not isinstance(self.election_window_days, int) or \
+                not 0 <= self.election_window_days <= 3650:
+            raise InvalidField("JEJAK_ELECTION_WINDOW_DAYS", f"{self.election_window_days!r} is not a number of "
+                               "days from 0 to 3650", allowed="e.g. 180")
+        try:
+            calendar(self.elections_file)
+        except UnknownCode as error:
+            raise InvalidField("JEJAK_ELECTIONS_FILE", error.problem, error.allowed or None) from None
 
         known = {name for era in ERAS.values() for name in era.deadlines}
         for key, value in self.deadline_overrides.items():
@@ -87,8 +109,16 @@ class Settings:
                 earliest = date.fromisoformat(text)
             except ValueError:
                 raise InvalidField("JEJAK_EARLIEST_DATE", f"not a date: {text!r}", allowed="YYYY-MM-DD") from None
+        window_days = environ.get("JEJAK_ELECTION_WINDOW_DAYS", "").strip() or str(cls.election_window_days)
+        if not window_days.isdecimal() or len(window_days) > 4:
+            raise InvalidField("JEJAK_ELECTION_WINDOW_DAYS", f"not a number of days: {window_days!r}",
+                               allowed="e.g. 180")
+        elections = environ.get("JEJAK_ELECTIONS_FILE", "").strip()
         return cls(timezone=environ.get("JEJAK_TZ", cls.timezone), deadline_overrides=overrides,
-                   extra_holidays=frozenset(extra), earliest_date=earliest)
+                   extra_holidays=frozenset(extra), earliest_date=earliest,
+                   election_window_start=environ.get("JEJAK_ELECTION_WINDOW_START", "").strip()
+                   or cls.election_window_start, election_window_days=int(window_days),
+                   elections_file=Path(elections).resolve() if elections else None)
 
     @cached_property
     def zone(self) -> ZoneInfo:
