@@ -107,7 +107,7 @@ def write(args: dict) -> None:
                 out(op="timeout", n=n)
                 break
             if rng.random() < args.get("report_share", 0.1):
-                case_id = app.report("reporter", external_ref=f"{tag}-{n}", **report_fields(rng))
+                case_id = app.report("reporter", occurred_at=T0, external_ref=f"{tag}-{n}", **report_fields(rng))
                 pool.append(str(case_id))
                 out(op="saved", case=str(case_id), version=1, trigger="report", attempt=0)
                 continue
@@ -225,7 +225,7 @@ def first_use(args: dict) -> None:
     while time.time() < args["at"]:
         time.sleep(0.0005)
     with Jejak(args["db"]) as app:
-        case_id = app.report("reporter", **report_fields())
+        case_id = app.report("reporter", occurred_at=T0, **report_fields())
         assert str(case_id) in {row["case_id"] for row in ReadSide(app).cases()}
     print("ok", flush=True)
 

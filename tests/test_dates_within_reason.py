@@ -132,8 +132,12 @@ def test_the_earliest_date_is_a_setting(tmp_path):
 
 @contextmanager
 def older_version(monkeypatch):
-    """Write as versions before this one did: no lower bound on a stated time."""
+    """Write as versions before this one did: no lower bound on a stated time, no election calendar."""
+    from workflow import commands
+
     with monkeypatch.context() as patch:
+        patch.setattr(commands, "_election_in_window", lambda fields, *_: dict(zip(
+            ("kind", "year"), (fields["election"].split("-")[0], int(fields["election"].split("-")[1])))))
         lowest = datetime.min.replace(tzinfo=timezone(timedelta(hours=23, minutes=59)))  # before YEAR_1, in UTC too
         patch.setattr(Settings, "earliest_moment", property(lambda self: lowest))
         yield

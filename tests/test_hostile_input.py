@@ -41,7 +41,7 @@ hostile = st.one_of(st.sampled_from(NASTY), st.text(max_size=40),
                     ).filter(lambda text: text != "--")
 GOOD_REPORT = {"name": "Budi Santoso", "position-group": "administrator", "agency": "pemkab-bima",
                "province": "prov-ntb", "regency": "kab-bima", "category": "social_media", "election": "pilkada-2024",
-               "reporter-name": "Siti"}
+               "reporter-name": "Siti", "at": "2024-10-01T09:00"}  # within pilkada-2024's window
 FUZZ = settings(max_examples=50, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 USAGE_ERROR = re.compile(r"^jejak(?: [\w-]+)?: error: ")
@@ -170,7 +170,7 @@ def test_other_commands_with_hostile_arguments(capsys, store, command, value, ot
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
                                                                                        max_size=3), max_leaves=6)
-BASE = {k.replace("-", "_"): v for k, v in GOOD_REPORT.items()}
+BASE = {("occurred_at" if k == "at" else k.replace("-", "_")): v for k, v in GOOD_REPORT.items()}
 
 
 @FUZZ
