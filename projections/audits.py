@@ -5,8 +5,12 @@ up first, and returns a DataFrame. Durations are in days (fractional). Times are
 A *date* cutoff (``2020-09-30``) means "by the end of that day" in the configured local time zone
 (``JEJAK_TZ``, Asia/Jakarta by default); a *datetime* cutoff is inclusive.
 
-- `responsiveness`: per PPK — recommendations received, followed up, pending, overdue, blocked, median and
-  90th-percentile days from recommendation to sanction, share imposed lighter than recommended.
+- `responsiveness`: per PPK — recommendations received, followed up, pending, overdue, blocked, mean (the
+  *rata-rata* official reports quote), median and 90th-percentile days from recommendation to sanction, share
+  imposed lighter than recommended.
+
+Regions group by the region as it stands today (``province_reported``/``regency_reported`` by the one
+reported); a region or agency column comes with its official name beside it (``ppk_name``…).
 - `funnel`: reported → registered → forwarded → recommended → sanctioned, counts and step rates, optionally
   grouped and cumulative as of one or more dates.
 - `stage_durations` (and `stage_stints`): per stage, distribution of days and share over the deadline.
@@ -19,21 +23,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import and_, case, func, or_, select
 
+from projections.cutoffs import before as _before
+from projections.cutoffs import cutoff
+from projections.places import with_names
 from projections.tables import STAGES, case_event, case_summary
 from workflow.definitions import PPK_OPEN, ROLES, STATES, TRIGGERS, get_era
-from workflow.commands import CLOCK_SKEW, check_moment
 from workflow.errors import InvalidField
 
 AUDITS = ("responsiveness", "funnel", "stage_durations", "overdue", "backdating")
 FUNNEL_STEPS = ("reported", "registered", "forwarded", "recommended", "sanctioned")
 GROUPABLE = ("election", "election_kind", "election_year", "province", "regency", "agency_type", "agency", "ppk",
-             "category", "position_group", "era", "source")
+             "category", "position_group", "era", "source", "province_reported", "regency_reported")
 DAY = pd.Timedelta(days=1)
 
 
@@ -102,35 +108,7 @@ def _now(source, now) -> pd.Timestamp:
 
 
 def _cutoff(source, when, name: str = "date") -> tuple[pd.Timestamp, bool]:
-    """(UTC instant, inclusive): a date means the end of that local day (exclusive), a datetime is inclusive.
-    Either within reason, as every stated time: from the earliest date accepted up to now."""
-    app = _app(source)
-    if isinstance(when, str):
-        text = when.strip()
-        try:
-            when = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
-        except ValueError:
-            raise InvalidField(name, f"cannot read {when!r}", allowed="YYYY-MM-DD or an ISO datetime") from None
-    if isinstance(when, pd.Timestamp):
-        when = when.to_pydatetime()
-    if isinstance(when, datetime):
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=_zone(source))
-        when = check_moment(name, when, app.clock(), app.settings)
-        return pd.Timestamp(when.astimezone(timezone.utc)), True
-    if isinstance(when, date):
-        today = (app.clock() + CLOCK_SKEW).astimezone(_zone(source)).date()
-        if not app.settings.earliest_date <= when <= today:
-            raise InvalidField(name, f"{when.isoformat()} is not a date from {app.settings.earliest_date} "
-                                     f"(JEJAK_EARLIEST_DATE) to today ({today})")
-        end = datetime.combine(when + timedelta(days=1), time(0), tzinfo=_zone(source))
-        return pd.Timestamp(end.astimezone(timezone.utc)), False
-    raise InvalidField(name, f"not a date: {when!r}", allowed="a date, a datetime or YYYY-MM-DD")
-
-
-def _before(series: pd.Series, cutoff: tuple[pd.Timestamp, bool]) -> pd.Series:
-    instant, inclusive = cutoff
-    return (series <= instant) if inclusive else (series < instant)
+    return cutoff(_app(source), when, name)
 
 
 def _label(when) -> str:
@@ -203,7 +181,7 @@ def responsiveness(source, now=None, by: str | Iterable[str] = "ppk") -> pd.Data
     (recommended, under PPK examination or overdue); closed_otherwise: departed or cancelled after the
     recommendation; overdue: pending and past the follow-up deadline (or marked overdue); missed_deadline: the
     follow-up deadline was missed at some point; blocked: personnel data blocked by BKN now;
-    median_days/p90_days: recommendation to sanction; share_lighter: imposed lighter than recommended,
+    mean_days/median_days/p90_days: recommendation to sanction; share_lighter: imposed lighter than recommended,
     among followed-up cases.
     """
     rs = read_side(source)
@@ -227,6 +205,7 @@ def responsiveness(source, now=None, by: str | Iterable[str] = "ppk") -> pd.Data
         overdue=("overdue_now", "sum"),
         missed_deadline=("ppk_overdue", "sum"),
         blocked=("blocked", "sum"),
+        mean_days=("days", "mean"),
         median_days=("days", "median"),
         p90_days=("days", lambda s: s.quantile(0.9)),
         lighter=("lighter", "sum"),
@@ -236,8 +215,9 @@ def responsiveness(source, now=None, by: str | Iterable[str] = "ppk") -> pd.Data
     out[count_columns] = out[count_columns].astype("int64")
     out["follow_up_rate"] = out["followed_up"] / out["received"]
     out["share_lighter"] = (out["lighter"] / out["followed_up"]).where(out["followed_up"] > 0)
-    return out[columns + ["received", "followed_up", "pending", "closed_otherwise", "overdue", "missed_deadline",
-                          "blocked", "follow_up_rate", "median_days", "p90_days", "lighter", "share_lighter"]]
+    return with_names(out[columns + ["received", "followed_up", "pending", "closed_otherwise", "overdue",
+                                     "missed_deadline", "blocked", "follow_up_rate", "mean_days", "median_days",
+                                     "p90_days", "lighter", "share_lighter"]])
 
 
 def funnel(source, by: str | Iterable[str] | None = None, as_of=None, recorded: bool = False) -> pd.DataFrame:
@@ -266,7 +246,7 @@ def funnel(source, by: str | Iterable[str] | None = None, as_of=None, recorded: 
     for previous, step in zip(FUNNEL_STEPS, FUNNEL_STEPS[1:]):
         out[f"{step}_rate"] = (out[step] / out[previous]).where(out[previous] > 0)
     out["overall_rate"] = (out["sanctioned"] / out["reported"]).where(out["reported"] > 0)
-    return out
+    return with_names(out)
 
 
 def _stint_starts(rs) -> pd.DataFrame:
@@ -346,7 +326,7 @@ def stage_durations(source, now=None, include_open: bool = False, by: str | Iter
     out[["cases", "with_deadline", "over_deadline"]] = out[["cases", "with_deadline", "over_deadline"]].astype("int64")
     out["share_over_deadline"] = (out["over_deadline"] / out["with_deadline"]).where(out["with_deadline"] > 0)
     out["stage"] = out["stage"].astype(str)
-    return out
+    return with_names(out)
 
 
 def _responsible(row) -> tuple[str, str]:
@@ -387,7 +367,8 @@ def overdue(source, now=None) -> pd.DataFrame:
     df["marked"] = df["deadline_missed"].astype(bool)
     columns = ["case_id", "state", "stage", "deadline", "due_at", "days_overdue", "responsible_role", "responsible",
                "marked", "era", "province", "regency", "agency", "ppk", "escalated"]
-    return df.sort_values(["days_overdue", "case_id"], ascending=[False, True])[columns].reset_index(drop=True)
+    return with_names(df.sort_values(["days_overdue", "case_id"], ascending=[False, True])[columns]
+                      .reset_index(drop=True))
 
 
 def backdating(source, threshold_days: float = 7, order_tolerance_days: float | None = None) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy import Connection, delete, select
 
 from projections.bulk import insert_rows, new_row
+from projections.places import region_columns
 from projections.tables import MILESTONES, STAGES, case_summary
 from projections.times import event_times, shown
 from workflow.case import Case
@@ -96,7 +97,8 @@ class CaseSummary:
         row.update(
             case_id=case_id, era=event.era, workflow_version=event.workflow_version, source=event.source,
             has_reporter=bool(event.reporter), external_ref=event.external_ref,
-            province=event.region["province"], regency=event.region["regency"],
+            **region_columns(event.region["province"], event.region["regency"], event.region.get("province_code"),
+                             event.region.get("regency_code"), event.occurred_at.date()),
             agency=event.terlapor["agency"], agency_type=event.terlapor["agency_type"],
             ppk=event.terlapor["agency"], position_group=event.terlapor["position_group"],
             category=event.category, election=f"{event.election['kind']}-{event.election['year']}",

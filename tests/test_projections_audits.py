@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from projections import audits
+from projections.places import with_names
 from tests.conftest import T0, WIB, report_fields
 
 NOW = datetime(2024, 11, 1, 0, 0, tzinfo=WIB)
@@ -205,7 +206,7 @@ def durations_from_stints(app, now, include_open: bool, by: list[str]):
     out[["cases", "with_deadline", "over_deadline"]] = out[["cases", "with_deadline", "over_deadline"]].astype("int64")
     out["share_over_deadline"] = (out["over_deadline"] / out["with_deadline"]).where(out["with_deadline"] > 0)
     out["stage"] = out["stage"].astype(str)
-    return pd.DataFrame(out)
+    return with_names(pd.DataFrame(out))
 
 
 @pytest.mark.parametrize("include_open", [False, True])

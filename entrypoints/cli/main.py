@@ -131,9 +131,10 @@ def cmd_erase_reporter(args) -> int:
 def cmd_show(args) -> int:
     with open_app(args) as app:
         events = app.case_events(args.case)
-        if args.as_of is not None:
-            cutoff = parse_when(args.as_of, "--as-of")
-            events = [e for e in events if e.occurred_at <= cutoff]
+        if args.as_of is not None:  # a date: the whole of that local day, as the audits read it
+            from projections.cutoffs import happened_by
+
+            events = happened_by(events, args.as_of, app, "--as-of")
     rows = [event_row(e) for e in events]
     if args.json:
         print_json(rows)
@@ -261,7 +262,8 @@ def build_parser(command: str | None = None, remote: bool = False) -> argparse.A
 
     p = sub.add_parser("show", parents=[common], help="a case's history, one row per event")
     p.add_argument("case")
-    p.add_argument("--as-of", help="only what had happened by this time")
+    p.add_argument("--as-of", help="only what had happened by then: a date means the end of that local day, "
+                                   "a time is inclusive (as the audits' --as-of)")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("cases", parents=[common], help="list cases")

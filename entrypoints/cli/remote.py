@@ -77,7 +77,10 @@ def cmd_advance(client, args) -> int:
 def cmd_show(client, args) -> int:
     from entrypoints.cli.main import print_json, print_table
 
-    rows = client.case_events(args.case, as_of=parse_when(args.as_of, "--as-of"))
+    as_of = args.as_of  # a date goes as it is (the server reads it as the end of that local day)
+    if as_of is not None and len(as_of.strip()) != 10:
+        as_of = parse_when(as_of, "--as-of")
+    rows = client.case_events(args.case, as_of=as_of)
     if args.json:
         print_json(rows)
     else:
