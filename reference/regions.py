@@ -124,7 +124,7 @@ class Regions:
         if region.valid_from is not None and on < region.valid_from:
             raise UnknownCode(f"{region.label()} did not exist on {on}: it began on {region.valid_from}")
         successor = self.today(region)
-        raise UnknownCode(f"{region.label()} ended on {region.valid_until}; on {on} it was "
+        raise UnknownCode(f"{region.label()} was retired on {region.valid_until}: on {on} it is "
                           f"{successor.label()}")
 
     def today(self, region: Region) -> Region:
