@@ -2,9 +2,10 @@
 
 An actor is written ``ROLE[:SCOPE][@ID]``: ``bawaslu:kab-bima@andi`` is officer *andi* of the Bawaslu of
 Bima regency, ``ppk:pemkab-bima`` the staffing authority of the Bima regency government, ``bkn`` the national
-civil-service agency, ``system`` the deadline clock. Scopes are short stable codes: ``ri`` (national),
-``prov-…`` (province), ``kab-…`` / ``kota-…`` (regency / city), and agency codes starting with their type
-(``pemprov-``, ``pemkab-``, ``pemkot-``, ``kementerian-``, ``lembaga-``).
+civil-service agency, ``system`` the deadline clock. Scopes are ``ri`` (national), a region of the official
+list (Kemendagri code or alias: ``52``, ``prov-ntb``, ``kab-bima``, ``kota-mataram``) or an agency of the official
+list (``pemprov-``, ``pemkab-``, ``pemkot-``, ``kementerian-``, ``lembaga-``), checked by `workflow.codes` and kept
+in canonical form.
 """
 
 from __future__ import annotations
