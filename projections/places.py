@@ -58,6 +58,6 @@ def name(kind: str, code: str | None) -> str | None:
 def with_names(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with a ``<column>_name`` beside each region or agency column it has."""
     for column in [c for c in NAMED if c in frame.columns]:
-        names = frame[column].map(lambda code, kind=NAMED[column]: name(kind, code))
-        frame.insert(frame.columns.get_loc(column) + 1, f"{column}_name", names.astype(object))
+        names = pd.Series([name(NAMED[column], code) for code in frame[column]], index=frame.index, dtype="str")
+        frame.insert(frame.columns.get_loc(column) + 1, f"{column}_name", names)
     return frame
