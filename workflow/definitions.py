@@ -145,7 +145,6 @@ BKN_2024_DEADLINES = {
 
 ESCALATION_TARGETS = ("president", "kemenpan-rb", "kemendagri")
 DEPARTURE_REASONS = ("left", "retired", "resigned")  # berhenti / pensiun / APS
-ELECTION_KINDS = ("pilkada", "pemilu")
 CATEGORIES = ("social_media", "partisan_activity", "photo_with_candidate", "declaration", "approaching_party",
               "other")
 POSITION_GROUPS = ("functional", "pelaksana", "jpt", "administrator", "pengawas", "non_asn", "other")
