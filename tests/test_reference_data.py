@@ -188,6 +188,14 @@ def test_agencies_have_official_names_in_the_audits(app):
     assert row["ppk_name"] == "Pemerintah Kabupaten Bima" and row["followed_up"] == 2
     assert row["mean_days"] == pytest.approx(3.0) and row["median_days"] == pytest.approx(3.0)  # 5 and 1 days
     assert list(table.columns[:2]) == ["ppk", "ppk_name"]
+    # a case of a ministry the 2024 cabinet split still goes to its PPK; a PPK named later must exist then
+    pupr = app.report("reporter", occurred_at=T0, **report_fields(agency="kementerian-pupr", regency=None))
+    walk(app, pupr, [(t, a.replace("kab-bima", "prov-ntb"), f) for t, a, f in TO_RECOMMENDED[:-1]])
+    later = datetime(2024, 11, 1, 9, tzinfo=WIB)
+    recommend = dict(track="discipline", sanction="written_reprimand")
+    refused(app, pupr, InvalidField, "ppk: kementerian-pupr .* did not exist on 2024-11-01: it ended on 2024-10-21",
+            lambda: app.advance(pupr, "recommend", "bkn", occurred_at=later, ppk="kementerian-pupr", **recommend))
+    assert app.advance(pupr, "recommend", "bkn", occurred_at=later, **recommend).ppk == "kementerian-pupr"
     refused(app, None, InvalidField, re.escape("agency: kementerian-pupr (Kementerian Pekerjaan Umum dan Perumahan "
                                                "Rakyat) did not exist on 2024-12-01: it ended on 2024-10-21"),
             lambda: app.report("reporter", occurred_at=datetime(2024, 12, 1, 9, tzinfo=WIB),

@@ -219,8 +219,8 @@ def _trigger_fields(case: Case, era: Era, trigger: str, fields: Mapping[str, Any
         track = choice("track", fields["track"], TRACKS)
         catalogue = era.sanctions(track)
         return {"track": track, "sanction": choice("sanction", fields["sanction"], catalogue),
-                "ppk": codes.agency(fields.get("ppk") or case.terlapor["agency"], "ppk",
-                                    on=occurred_at.astimezone(settings.zone).date())}
+                "ppk": codes.agency(fields["ppk"], "ppk", on=occurred_at.astimezone(settings.zone).date())
+                if fields.get("ppk") else case.terlapor["agency"]}  # an addressed PPK exists that day
     if trigger == "impose_sanction":
         sanction = choice("sanction", fields["sanction"], era.all_sanctions)
         decree_date = check_day("decree_date", parse_date("decree_date", fields.get("decree_date")), settings)
