@@ -125,6 +125,7 @@ def tick(url: str, cases: int) -> dict:
     """Add `cases` recommended cases whose PPK deadline runs, catch up, then tick past their deadline."""
     from entrypoints.bootstrap import open_jejak
     from projections.readside import ReadSide
+    from reference.elections import calendar
 
     with open_jejak(url) as app:
         read_side = ReadSide(app)
@@ -133,6 +134,8 @@ def tick(url: str, cases: int) -> dict:
         at = app.mapper.to_domain_event(last).occurred_at + timedelta(days=1)
         fields = dict(name="Budi Santoso", position_group="administrator", agency="pemkab-bima", province="prov-ntb",
                       regency="kab-bima", category="social_media", election="pilkada-2020")
+        if not calendar().resolve("pilkada-2020").holds(at.date()):  # a Bawaslu finding may say why
+            fields["election_reason"] = "benchmark: cases added after the stored ones"
         batch = []
         for i in range(cases):
             case = app.new_case("bawaslu:kab-bima", occurred_at=at, **fields)
