@@ -22,6 +22,7 @@ from entrypoints.api.settings import ServerSettings
 from entrypoints.auth import tokens
 from entrypoints.cli.main import main
 from projections import audits
+from projections.auditor import Auditor
 from projections.readside import ReadSide
 from reference import DATA
 from reference.agencies import agencies
@@ -153,6 +154,9 @@ def test_a_2020_merauke_report_is_in_papua_and_grouped_in_papua_selatan_today(ap
         [3, "Papua Selatan"]
     reported = audits.funnel(app, by="province_reported").set_index("province_reported")["reported"].to_dict()
     assert reported == {"91": 2, "93": 1}
+    facts = dict(Auditor(app=app).case(old)._facts())  # the case view: as reported, with the codes of that day
+    assert facts["region"] == "prov-papua (91) / kab-merauke (91.01)"
+    assert facts["PPK"] == "pemkab-merauke (Pemerintah Kabupaten Merauke)"
 
 
 def test_an_election_outside_its_window_needs_a_bawaslu_finding_and_its_reason(app, tmp_path):
