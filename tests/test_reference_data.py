@@ -288,3 +288,16 @@ def test_random_codes_and_dates_are_recorded_as_they_stood_or_refused_cleanly(ap
         assert reg.province == prov.code and reg.alias == region["regency"]
     assert agencies().resolve(app.get_case(case_id).terlapor["agency"], day)
     assert calendar().resolve(election).holds(day)
+
+
+def test_events_of_earlier_versions_are_read_as_of_their_date():
+    """Before the lists, a report recorded its aliases only, checked for form: read as of the report's day, and
+    kept as they were when they name nothing."""
+    from projections.places import region_columns
+
+    assert region_columns("prov-papua", "kab-merauke", None, None, date(2020, 10, 1)) == {
+        "province": "prov-papua-selatan", "regency": "kab-merauke", "province_code": "93", "regency_code": "93.01",
+        "province_reported": "91", "regency_reported": "91.01"}
+    assert region_columns("prov-zzz", "kab-qqq", None, None, date(2020, 10, 1)) == {
+        "province": "prov-zzz", "regency": "kab-qqq", "province_code": None, "regency_code": None,
+        "province_reported": "prov-zzz", "regency_reported": "kab-qqq"}
