@@ -390,20 +390,24 @@ def overdue(source, now=None) -> pd.DataFrame:
     return df.sort_values(["days_overdue", "case_id"], ascending=[False, True])[columns].reset_index(drop=True)
 
 
-def backdating(source, threshold_days: float = 7, order_tolerance_days: float | None = None) -> pd.DataFrame:
+def backdating(source, threshold_days: float = 7, order_tolerance_days: float | None = None,
+               include_imported: bool = False) -> pd.DataFrame:
     """Events an auditor should look at:
 
-    - ``late_recording``: recorded more than `threshold_days` after they are said to have occurred
+    - ``late_recording``: recorded live more than `threshold_days` after they are said to have occurred
       (``lag_days``);
-    - ``out_of_order``: said to have occurred more than `order_tolerance_days` (default: the threshold)
-      before an event recorded earlier in the log (``earlier_by_days`` before the one at
+    - ``out_of_order``: recorded live, said to have occurred more than `order_tolerance_days` (default: the
+      threshold) before an event recorded earlier in the log (``earlier_by_days`` before the one at
       ``after_notification_id``), i.e. slipped into the past after later facts were already on record;
     - ``time_out_of_range``: stating a time before the earliest date accepted (``JEJAK_EARLIEST_DATE``; an older
       version took a report dated in year 1), not corrected yet: ``occurred_at_stated`` is what it says, and
       ``occurred_at`` the recorded time when the stated one cannot be shown (see projections.times);
       ``jejak advance CASE correct_date`` corrects it;
     - ``time_corrected``: such a time, corrected by a ``correct_date`` event (``occurred_at`` is the corrected
-      time, ``occurred_at_stated`` the stated one).
+      time, ``occurred_at_stated`` the stated one);
+    - with `include_imported`, ``imported_late_recording`` and ``imported_out_of_order``: the same tests on
+      history brought in by `jejak import` (``import_file``, ``import_line``), which is recorded late by nature:
+      a migration of old spreadsheets, not an officer recording late, so left out by default.
     """
     threshold_days = _days_option("threshold", threshold_days)
     tolerance = threshold_days if order_tolerance_days is None else _days_option("order_tolerance",
@@ -414,7 +418,7 @@ def backdating(source, threshold_days: float = 7, order_tolerance_days: float | 
     # ordered and computed on the times alone (sorted here: SQLite would sort without an index, 6x slower);
     # the other columns are read afterwards, only as far as the times were
     e = case_event.c
-    log = _frame(rs, case_event, select(e.notification_id, e.occurred_at, e.recorded_at)
+    log = _frame(rs, case_event, select(e.notification_id, e.occurred_at, e.recorded_at, e.import_line)
                  .order_by(e.notification_id))  # row i: the i-th event in log order
     times = log.sort_values(["recorded_at", "notification_id"])
     lag_days = _days(times["recorded_at"] - times["occurred_at"])
@@ -424,11 +428,15 @@ def backdating(source, threshold_days: float = 7, order_tolerance_days: float | 
     max_at = times["notification_id"].where(is_new_max).ffill().shift(1)
     earlier_by_days = _days(previous_max - times["occurred_at"])
     late, out_of_order = lag_days > threshold_days, earlier_by_days > tolerance
+    imported = times["import_line"].notna()
     nan = float("nan")
-    flagged = pd.concat([_flags(times, late, 0, lag_days, nan, nan),
-                         _flags(times, out_of_order, 1, lag_days, earlier_by_days, max_at),
-                         _time_flags(rs, log, lag_days)], ignore_index=True)
-    flagged = flagged.sort_values(["row", "kind"])
+    parts = [_flags(times, late & ~imported, 0, lag_days, nan, nan),
+             _flags(times, out_of_order & ~imported, 1, lag_days, earlier_by_days, max_at),
+             _time_flags(rs, log, lag_days)]
+    if include_imported:
+        parts += [_flags(times, late & imported, 4, lag_days, nan, nan),
+                  _flags(times, out_of_order & imported, 5, lag_days, earlier_by_days, max_at)]
+    flagged = pd.concat(parts, ignore_index=True).sort_values(["row", "kind"])
     rows = flagged["row"].to_numpy()
     details = _event_details(rs, log["notification_id"], rows)
     out = pd.concat([log.take(rows).reset_index(drop=True), details.loc[rows].reset_index(drop=True)], axis=1)
@@ -439,6 +447,7 @@ def backdating(source, threshold_days: float = 7, order_tolerance_days: float | 
         out[name] = flagged[name].to_numpy()
     out["after_notification_id"] = pd.array(flagged["after_notification_id"].to_numpy()).astype("Int64")
     out["occurred_at_stated"] = pd.array(flagged["stated"].to_numpy(), dtype="str")
+    out["import_line"] = out["import_line"].astype("Int64")
     return out
 
 
@@ -483,7 +492,8 @@ def _event_details(rs, notification_ids: pd.Series, rows) -> pd.DataFrame:
     the log read, in order) and at no others: read for just those, or, when they are a large part of the log
     (a store of imported history is all recorded late), for the whole log in one read."""
     e = case_event.c
-    names = [name for name in _EVENT_COLUMNS if name not in ("notification_id", "occurred_at", "recorded_at")]
+    names = [name for name in _EVENT_COLUMNS
+             if name not in ("notification_id", "occurred_at", "recorded_at", "import_line")]
     query = select(*(e[name] for name in names)).order_by(e.notification_id)
     if len(rows) > len(notification_ids) // 5:
         last = int(notification_ids.iloc[-1])  # events caught up since the times were read are not wanted
@@ -509,8 +519,9 @@ def _flags(times: pd.DataFrame, mask: pd.Series, kind: int, lag_days, earlier_by
 
 
 _EVENT_COLUMNS = ("notification_id", "case_id", "version", "trigger", "actor_role", "actor_scope", "occurred_at",
-                  "recorded_at")
-_BACKDATING_KINDS = ("late_recording", "out_of_order", "time_out_of_range", "time_corrected")
+                  "recorded_at", "import_file", "import_line")
+_BACKDATING_KINDS = ("late_recording", "out_of_order", "time_out_of_range", "time_corrected",
+                     "imported_late_recording", "imported_out_of_order")
 
 
 # --- point in time --------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Integer, String, and_, column, select, update, values
 
-from projections.case_summary import chunks, sanction_info, stage_of
+from projections.case_summary import chunks, import_origin, sanction_info, stage_of
 from projections.bulk import insert_rows, new_row
 from projections.tables import case_event
 from projections.times import event_times, shown
@@ -71,6 +71,7 @@ class CaseEvent:
             state_before=before, state_after=event.state, stage_after=stage_of(event.state),
             occurred_at=occurred_at, recorded_at=recorded_at, workflow_version=event.workflow_version,
             era=era, note=event.note, deadline=event.deadline, due_at=shown(event.due_at), occurred_at_stated=stated,
+            **import_origin(event),
         )
         if isinstance(event, (Case.Forwarded, Case.Escalated)):
             row["target"] = event.to

@@ -103,7 +103,7 @@ class CaseSummary:
             election_kind=event.election["kind"], election_year=int(event.election["year"]),
             filing_deadline=event.filing_deadline, filing_due_at=filing_due_at,
             filed_late=None if filing_due_at is None else at >= filing_due_at, era_reason=event.era_reason,
-            replaced_times=0,
+            replaced_times=0, **import_origin(event),
             state="new", deadline_missed=False, overdue=False, overdue_count=0, ppk_overdue=False,
             personnel_data_blocked=False, ever_blocked=False, escalated=False, escalation_count=0,
             **{f"days_{stage}": 0.0 for stage in STAGES}, **{f"stints_{stage}": 0 for stage in STAGES},
@@ -222,3 +222,10 @@ def _close_stint(row: dict, stage: str, left_at: datetime) -> None:
 def _lighter(row: dict) -> None:
     rec, imp = row["recommended_severity"], row["imposed_severity"]
     row["imposed_lighter"] = None if rec is None or imp is None else imp < rec
+
+
+def import_origin(event) -> dict:
+    """The `import_*` columns of an event: where `jejak import` read it (all null for a live one)."""
+    origin = event.imported_from or {}
+    return {"import_file": origin.get("file"), "import_sha256": origin.get("sha256"),
+            "import_line": origin.get("line")}

@@ -489,16 +489,20 @@ class _Actors:
         return actor
 
 
-def build_case(app, plan: Plan, actors: _Actors):
-    """Drive the row's commands on a new, unsaved case; raises the first refusal (a JejakError)."""
+def build_case(app, plan: Plan, actors: _Actors, origin: dict[str, Any] | None = None):
+    """Drive the row's commands on a new, unsaved case; raises the first refusal (a JejakError). `origin`
+    ({"file", "sha256", "line"}) is recorded on every event, so that audits tell imported history from live
+    recording."""
     from workflow.definitions import get_era
 
+    origin = origin or {"file": None, "sha256": None, "line": None}
     region = plan.fields.get("regency") or plan.fields.get("province")
     bawaslu = plan.actors.get("bawaslu_actor") or f"bawaslu:{region}"
     report_actor = plan.report_actor or ("reporter" if plan.fields.get("reporter_name") else bawaslu)
     try:
-        case = app.new_case(actors(report_actor), occurred_at=plan.reported_at, era=plan.era, note=plan.note,
-                            era_reason=plan.era_reason, imported=True, **plan.fields)
+        case = app.decide_case(actors(report_actor), plan.fields, occurred_at=plan.reported_at, era=plan.era,
+                               note=plan.note, era_reason=plan.era_reason,
+                               imported_from=origin)
     except JejakError as error:
         raise _StepError("report", error) from None
     try:
@@ -512,7 +516,8 @@ def build_case(app, plan: Plan, actors: _Actors):
                     at.tzinfo).date():
                 at = case.last_occurred_at  # "that day", after the previous step of the same day
             try:
-                app.apply_trigger(case, m.trigger, actors(by), occurred_at=at, **step.fields)
+                app.decide_trigger(case, m.trigger, actors(by), step.fields, occurred_at=at,
+                                   imported_from=origin)
             except JejakError as error:
                 raise _StepError(m.column, error, m, case) from None
     except BaseException:
@@ -585,13 +590,14 @@ def import_file(app, path: str | Path, *, dry_run: bool = False, strict: bool = 
     (the same commands; the stored events are written exactly as ``save`` writes them).
     """
     rows = read_rows(path)
+    source = file_source(path)
     if strict and not dry_run:
-        checked = _run(app, rows, dry_run=True, batch_size=batch_size, progress=progress, desc="checking",
-                       workers=workers)
+        checked = _run(app, rows, source, dry_run=True, batch_size=batch_size, progress=progress,
+                       desc="checking", workers=workers)
         if checked.bad:
             checked.dry_run, checked.strict = False, True
             return checked
-    result = _run(app, rows, dry_run=dry_run, batch_size=batch_size, progress=progress,
+    result = _run(app, rows, source, dry_run=dry_run, batch_size=batch_size, progress=progress,
                   desc="dry run" if dry_run else "importing", workers=workers)
     result.strict = strict
     return result
@@ -647,17 +653,20 @@ class _Built:
 _APP = None  # the application, in forked worker processes
 
 
-def _build(app, batch: list[tuple[int, dict[str, Any], str]], actors: _Actors | None = None) -> _Built:
+def _build(app, source: tuple[str, str], batch: list[tuple[int, dict[str, Any], str]],
+           actors: _Actors | None = None) -> _Built:
     """Read each row into its commands and drive them on a new case: the stored events of the good ones,
-    the line and reason of the bad ones."""
+    the line and reason of the bad ones. `source`: the file's name and SHA-256, recorded on every event."""
     app = app or _APP
+    name, digest = source
     actors = actors or _Actors()
     zone = app.settings.zone
     built = _Built()
     to_stored = app.mapper.to_stored_event
     for line, values, key in batch:
         try:
-            case = build_case(app, plan_row(values, zone, key), actors)
+            case = build_case(app, plan_row(values, zone, key), actors,
+                              {"file": name, "sha256": digest, "line": line})
         except (_StepError, JejakError) as error:  # a refused step, or a row that cannot be read into commands
             built.bad.append(RowError(line, str(error)))
             continue
@@ -672,11 +681,18 @@ def _build(app, batch: list[tuple[int, dict[str, Any], str]], actors: _Actors | 
     return built
 
 
-def _build_in_worker(batch: list[tuple[int, dict[str, Any], str]]) -> _Built:
-    return _build(None, batch)
+def _build_in_worker(job: tuple[tuple[str, str], list[tuple[int, dict[str, Any], str]]]) -> _Built:
+    return _build(None, *job)
 
 
-def _run(app, rows: list[Row], *, dry_run: bool, batch_size: int, progress, desc: str,
+def file_source(path: str | Path) -> tuple[str, str]:
+    """(file name, SHA-256 of its bytes): what every imported event records of where it came from."""
+    path = Path(path)
+    with path.open("rb") as file:
+        return path.name, hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _run(app, rows: list[Row], source: tuple[str, str], *, dry_run: bool, batch_size: int, progress, desc: str,
          workers: int = 1) -> ImportResult:
     from tqdm import tqdm
 
@@ -699,10 +715,10 @@ def _run(app, rows: list[Row], *, dry_run: bool, batch_size: int, progress, desc
                 pool = multiprocessing.get_context("fork").Pool(workers)
             finally:
                 gc.unfreeze()
-            built_batches = pool.imap(_build_in_worker, batches)
+            built_batches = pool.imap(_build_in_worker, [(source, batch) for batch in batches])
         else:
             actors = _Actors()
-            built_batches = (_build(app, batch, actors) for batch in batches)
+            built_batches = (_build(app, source, batch, actors) for batch in batches)
         for batch, built in zip(batches, built_batches):
             result.bad.extend(built.bad)
             if not dry_run and built.cases:

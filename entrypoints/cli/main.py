@@ -12,7 +12,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from entrypoints.views import event_row, parse_when, to_jsonable
+from entrypoints.views import event_row, origin_text, parse_when, to_jsonable
 from workflow.definitions import ERAS, STATES, TRIGGERS
 from workflow.errors import InvalidField, JejakError
 from workflow.fields import REPORT_FIELDS
@@ -134,12 +134,20 @@ def cmd_show(args) -> int:
         if args.as_of is not None:
             cutoff = parse_when(args.as_of, "--as-of")
             events = [e for e in events if e.occurred_at <= cutoff]
-    rows = [event_row(e) for e in events]
-    if args.json:
-        print_json(rows)
-    else:
-        print_table(rows, ["version", "trigger", "state", "occurred_at", "recorded_at", "actor", "details", "note"])
+    print_history([event_row(e) for e in events], args.json)
     return 0
+
+
+def print_history(rows: list[dict], as_json: bool) -> None:
+    """A case's history (`jejak show`, locally or over `--server`): JSON, or a table with the import's
+    file, line and SHA-256 when any event was imported."""
+    if as_json:
+        print_json(rows)
+        return
+    columns = ["version", "trigger", "state", "occurred_at", "recorded_at", "actor", "details", "note"]
+    if any(row.get("imported_from") for row in rows):
+        columns.append("imported_from")
+    print_table([{**row, "imported_from": origin_text(row.get("imported_from"))} for row in rows], columns)
 
 
 def cmd_cases(args) -> int:
