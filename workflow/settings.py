@@ -67,7 +67,7 @@ class Settings:
                 raise InvalidField("deadline setting", f"unknown era {era_id!r} in {key!r}", allowed=list(ERAS))
             if name not in known:
                 raise InvalidField("deadline setting", f"unknown deadline {name!r}", allowed=sorted(known))
-            parse_deadline(value, next(iter(ERAS.values())).deadlines[name])
+            parse_deadline(value, next(era.deadlines[name] for era in ERAS.values() if name in era.deadlines))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
