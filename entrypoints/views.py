@@ -52,7 +52,12 @@ def actor_text(actor: dict) -> str:
 
 
 def event_row(event) -> dict:
+    from workflow.definitions import acting_for
+
     details = {k: v for k, v in vars(event).items() if k not in COMMON_EVENT_FIELDS}
+    ended = acting_for(event.workflow_version.rsplit("@", 1)[0], event.trigger, (event.actor or {}).get("role"))
+    if ended:  # the handover shows in the history: who acted, and for whom
+        details["acting_for"] = ended
     return {"version": event.originator_version, "trigger": event.trigger, "state": event.state,
             "occurred_at": event.occurred_at, "recorded_at": event.timestamp, "actor": actor_text(event.actor),
             "workflow_version": event.workflow_version, "due_at": event.due_at, "details": details,

@@ -349,26 +349,31 @@ def stage_durations(source, now=None, include_open: bool = False, by: str | Iter
     return out
 
 
-def _responsible(row) -> tuple[str, str]:
-    """(role, who) owing the next step for a case's running deadline."""
+def _responsible(row, day, settings) -> tuple[str, str, str | None]:
+    """(role, who, handover) owing the next step for a case's running deadline on `day`; a commission that had
+    ceased to act by then is replaced by the body that took its pending cases over (`handover` says so)."""
     stage = row.stage
+    handovers = ()
     try:
         era = get_era(row.era)
         key = f"{stage}.{row.election_kind}" if stage == "bawaslu_handling" else stage
         party = era.deadlines[key].party if key in era.deadlines else ""
-        commission = era.commission
+        commission, handovers = era.commission, era.handovers
     except Exception:
         party, commission = "", row.commission or ""
     if stage == "ppk_follow_up":
-        return "ppk", f"ppk:{row.ppk}"
+        return "ppk", f"ppk:{row.ppk}", None
     if stage == "bawaslu_handling":
-        return "bawaslu", f"bawaslu:{row.regency or row.province}"
+        return "bawaslu", f"bawaslu:{row.regency or row.province}", None
     if stage == "commission_examination":
         role = row.commission or commission
-        return role, role
+        for handover in handovers:
+            if handover.role == role and day >= settings.handover_day(handover):
+                return handover.to, handover.to, f"{role} -> {handover.to} on {settings.handover_day(handover)}"
+        return role, role, None
     if stage == "correction":
-        return "reporter", "reporter"
-    return party or "?", party or "?"
+        return "reporter", "reporter", None
+    return party or "?", party or "?", None
 
 
 def overdue(source, now=None) -> pd.DataFrame:
@@ -380,13 +385,16 @@ def overdue(source, now=None) -> pd.DataFrame:
     df = _summary(rs, ["case_id", "state", "stage", "deadline", "due_at", "deadline_missed", "era", "province",
                        "regency", "agency", "ppk", "escalated", "election_kind", "commission"],
                   c.is_open.is_(True), c.due_at.is_not(None), _sql_before(c.due_at, (now, True)))
-    parties = [_responsible(row) for row in df.itertuples(index=False)]
+    settings = _app(rs).settings
+    day = now.tz_convert(settings.zone).date()
+    parties = [_responsible(row, day, settings) for row in df.itertuples(index=False)]
     df["responsible_role"] = [p[0] for p in parties]
     df["responsible"] = [p[1] for p in parties]
+    df["handover"] = pd.array([p[2] for p in parties], dtype="str")
     df["days_overdue"] = _days(now - df["due_at"])
     df["marked"] = df["deadline_missed"].astype(bool)
     columns = ["case_id", "state", "stage", "deadline", "due_at", "days_overdue", "responsible_role", "responsible",
-               "marked", "era", "province", "regency", "agency", "ppk", "escalated"]
+               "handover", "marked", "era", "province", "regency", "agency", "ppk", "escalated"]
     return df.sort_values(["days_overdue", "case_id"], ascending=[False, True])[columns].reset_index(drop=True)
 
 

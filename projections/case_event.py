@@ -9,7 +9,7 @@ from projections.bulk import insert_rows, new_row
 from projections.tables import case_event
 from projections.times import event_times, shown
 from workflow.case import Case
-from workflow.definitions import NEW
+from workflow.definitions import NEW, acting_for
 
 
 def era_of(workflow_version: str) -> str:
@@ -71,7 +71,7 @@ class CaseEvent:
             state_before=before, state_after=event.state, stage_after=stage_of(event.state),
             occurred_at=occurred_at, recorded_at=recorded_at, workflow_version=event.workflow_version,
             era=era, note=event.note, deadline=event.deadline, due_at=shown(event.due_at), occurred_at_stated=stated,
-            **import_origin(event),
+            **import_origin(event), acting_for=acting_for(era, event.trigger, role),
         )
         if isinstance(event, (Case.Forwarded, Case.Escalated)):
             row["target"] = event.to

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import cache
 from uuid import UUID
 
 from sqlalchemy import Connection, delete, select
@@ -12,7 +13,8 @@ from projections.bulk import insert_rows, new_row
 from projections.tables import MILESTONES, STAGES, case_summary
 from projections.times import event_times, shown
 from workflow.case import Case
-from workflow.definitions import FINAL_STATES, STAGE_OF_STATE, get_era
+from workflow.definitions import FINAL_STATES, STAGE_OF_STATE, acting_for, get_era
+from workflow.errors import InvalidField
 
 log = logging.getLogger(__name__)
 _MILESTONE_OF_TRIGGER = {trigger: name for name, trigger in MILESTONES.items()}
@@ -134,8 +136,12 @@ class CaseSummary:
         row.update(version=event.originator_version, state=event.state, is_open=event.state not in FINAL_STATES,
                    workflow_version=event.workflow_version, updated_at=at, updated_recorded_at=recorded_at,
                    deadline=event.deadline, due_at=due_at)
+        role = (event.actor or {}).get("role")
+        receiver = role if acting_for(row["era"], event.trigger, role) else None  # acting for a body that ended
         if isinstance(event, Case.Forwarded):
             row["commission"] = event.to
+            if event.to != era_commission(row["era"]):  # forwarded to the body that took over
+                receiver = event.to
         elif isinstance(event, Case.Recommended):
             level, severity = sanction_info(row["era"], event.sanction)
             row.update(ppk=event.ppk, recommended_track=event.track, recommended_sanction=event.sanction,
@@ -163,6 +169,16 @@ class CaseSummary:
             row["departure_reason"] = event.reason
         elif event.trigger == "erase_reporter":
             row["has_reporter"] = False
+        if receiver and row["handed_over_to"] is None:
+            row.update(handed_over_to=receiver, handed_over_at=at, commission=receiver)
+
+
+@cache
+def era_commission(era_id: str) -> str | None:
+    try:
+        return get_era(era_id).commission
+    except InvalidField:
+        return None
 
 
 _ROW = new_row(case_summary)

@@ -174,6 +174,10 @@ case_summary = Table(
     Column("replaced_times", Integer, nullable=False,
            comment="events whose stated occurred_at is not the one shown (see case_event.occurred_at_stated)"),
     *_import_columns("the case was brought in by `jejak import`"),
+    Column("handed_over_to", String(20),
+           comment="the body that took the case over from one that ceased to act (bkn for KASN's pending cases "
+                   "from Sept 2024): the first forward to it, or act by it, in the ended body's place"),
+    Column("handed_over_at", UTCDateTime, comment="when that first happened (occurred_at)"),
     comment="One row per case: current state, milestones, sanctions, flags and stage durations.",
 )
 
@@ -213,6 +217,8 @@ case_event = Table(
                    "correct_date gave it, or, until then, the recorded time (the stated one is outside 1900-2199)"),
     Column("corrects_version", Integer, comment="correct_date: the version whose stated time it corrects"),
     *_import_columns("the event was written by `jejak import`"),
+    Column("acting_for", String(20), comment="the body that ceased to act in whose place the actor acted, under "
+                                             "the era's handover (kasn, when BKN acts on a KASN-era case)"),
     # one row per (case, version): a case's history and the state before an event are index lookups
     Index("ix_case_event_case_version", "case_id", "version", unique=True),
     comment="The audit trail: one row per event, in log order.",

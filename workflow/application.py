@@ -276,7 +276,8 @@ class Jejak(Application):
         actor = as_actor(actor)
         if not covers(actor, case.region["province"], case.region["regency"], case.agencies):
             return []
-        return [t for t in legal if actor.role in rules.roles_for(era, case.state, t)]
+        now = self.clock()
+        return [t for t in legal if commands.may_act(era, case.state, t, actor.role, now, self.settings)]
 
 
 def _is_new(case: Case) -> bool:

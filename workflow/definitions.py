@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from functools import cache
 
 from workflow.eras import COMMISSION, Deadline, Era, Vocabulary, era_files, load_eras  # noqa: F401 - re-exported
 from workflow.errors import InvalidField
@@ -109,6 +110,14 @@ def era_for(day: date) -> Era:
         if era.effective_from <= day:
             chosen = era
     return chosen
+
+
+@cache
+def acting_for(era_id: str, trigger: str, role: str | None) -> str | None:
+    """The body that had ceased to act in whose place `role` fired `trigger` on a case of this era (kasn, when BKN
+    recommends on a KASN-era case from Sept 2024: see workflow.eras.Handover), else None."""
+    era = ERAS.get(era_id)  # an era this process does not load (JEJAK_ERAS_DIR elsewhere): shown as acted
+    return era.acting_for(trigger, role) if era is not None else None
 
 
 def get_era(era_id: str) -> Era:

@@ -29,6 +29,7 @@ _TOP_KEYS = {"id", "extends", "title", "effective_from", "revision", "commission
              "deadlines", "transitions", "handovers"}
 _ROW_KEYS = {"trigger", "source", "dest", "roles", "conditions", "unless"}
 _DEADLINE_KEYS = {"days", "working_days", "party", "basis", "verified"}
+_HANDOVER_KEYS = {"role", "to", "on", "basis"}
 
 
 class EraFileError(InvalidField):
@@ -55,6 +56,18 @@ class Deadline:
 
 
 @dataclass(frozen=True)
+class Handover:
+    """A body that ceased to exist: from `on` (a setting, ``JEJAK_HANDOVER_<ROLE>``) the acts the era's table gives
+    to `role` fall to `to`, on the cases of this era still open, and `role` may act no more. The case keeps its
+    era (its procedure); only who acts changes, by the date of the act."""
+
+    role: str
+    to: str
+    on: date
+    basis: str = ""
+
+
+@dataclass(frozen=True)
 class Era:
     """A legal era's workflow: the rule table, deadlines and sanctions in force from a date."""
 
@@ -69,6 +82,7 @@ class Era:
     roles: dict[str, str] = field(default_factory=dict)  # role -> who it is
     basis: str = ""
     source: str = ""  # the file it was loaded from
+    handovers: tuple[Handover, ...] = ()
 
     @property
     def version(self) -> str:
@@ -80,6 +94,14 @@ class Era:
         """The rule table with the commission placeholder resolved to this era's role."""
         return [{**row, "roles": [self.commission if r == COMMISSION else r for r in row["roles"]]}
                 for row in self.table]
+
+    def acting_for(self, trigger: str, role: str) -> str | None:
+        """The ended role whose act this is, when `role` fires `trigger` only by a handover (BKN recommending on a
+        KASN-era case from Sept 2024); None when the table gives it to `role` itself."""
+        roles = {r for row in self.transitions if row["trigger"] == trigger for r in row["roles"]}
+        if role in roles:
+            return None
+        return next((h.role for h in self.handovers if h.to == role and h.role in roles), None)
 
     def sanctions(self, track: str) -> dict[str, Sanction]:
         return {"ethics": sanctions.ETHICS, "discipline": self.discipline, "non_asn": sanctions.NON_ASN}[track]
@@ -162,8 +184,8 @@ def load_era(path: Path, vocabulary: Vocabulary, known: Mapping[str, Era]) -> Er
         raise fail(f"era {era_id!r} is defined twice (also in {known[era_id].source})")
     parent = known[data["extends"]] if "extends" in data else None
     base = dict(title=parent.title, commission=parent.commission, discipline=parent.discipline,
-                deadlines=dict(parent.deadlines), table=list(parent.table), roles=dict(parent.roles)) if parent \
-        else dict(deadlines={}, table=[], roles={})
+                deadlines=dict(parent.deadlines), table=list(parent.table), roles=dict(parent.roles),
+                handovers=parent.handovers) if parent else dict(deadlines={}, table=[], roles={}, handovers=())
     for key in ("title", "effective_from", "revision") + (() if parent else ("commission", "discipline")):
         if key not in data and key not in base:
             raise fail(f"{key} is required" + ("" if parent else " (or extends = another era)"))
@@ -188,9 +210,11 @@ def load_era(path: Path, vocabulary: Vocabulary, known: Mapping[str, Era]) -> Er
                              for i, row in enumerate(data.get("transitions", []), start=1)]
     if not any(row["trigger"] == "report" for row in table):
         raise fail("the rule table has no 'report' transition: no case could start")
+    handovers = base["handovers"] + tuple(_handover(spec, i, roles, fail)
+                                          for i, spec in enumerate(data.get("handovers", []), start=1))
     return Era(id=era_id, title=_text(data.get("title", base.get("title")), "title", fail), effective_from=start,
                revision=revision, commission=commission, discipline=discipline, deadlines=deadlines, table=table,
-               roles=roles, basis=str(data.get("basis", "")), source=str(path))
+               roles=roles, basis=str(data.get("basis", "")), source=str(path), handovers=handovers)
 
 
 def _text(value: Any, name: str, fail) -> str:
@@ -225,6 +249,19 @@ def _deadlines(table: Any, roles: Mapping[str, str], fail) -> dict[str, Deadline
         deadlines[name] = Deadline(days, bool(spec.get("working_days", False)), party, str(spec.get("basis", "")),
                                    bool(spec.get("verified", False)))
     return deadlines
+
+
+def _handover(spec: Any, number: int, roles: Mapping[str, str], fail) -> Handover:
+    if not isinstance(spec, dict) or set(spec) - _HANDOVER_KEYS or not {"role", "to", "on"} <= set(spec):
+        raise fail(f"handover {number}: needs role, to and on (keys allowed: {', '.join(sorted(_HANDOVER_KEYS))})")
+    for key in ("role", "to"):
+        if spec[key] not in roles:
+            raise fail(f"handover {number}: {key} {spec[key]!r} is not one of the era's roles")
+    if spec["role"] == spec["to"]:
+        raise fail(f"handover {number}: a role cannot hand over to itself")
+    if not isinstance(spec["on"], date) or hasattr(spec["on"], "hour"):
+        raise fail(f"handover {number}: on must be a date (YYYY-MM-DD, unquoted), got {spec['on']!r}")
+    return Handover(spec["role"], spec["to"], spec["on"], str(spec.get("basis", "")))
 
 
 def _row(row: Any, number: int, roles: Mapping[str, str], vocabulary: Vocabulary, fail) -> dict:

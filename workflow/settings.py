@@ -4,6 +4,8 @@ Defaults come from the era definitions; each can be overridden from the environm
 ``JEJAK_DEADLINE_PPK_FOLLOW_UP=10`` (calendar days), ``=10 working`` (working days) or ``=off``; an era-specific
 override is ``JEJAK_DEADLINE_BKN_2024__COMMISSION_EXAMINATION``. ``JEJAK_HOLIDAYS_FILE`` names a file of extra
 non-working dates (one ISO date per line, ``#`` comments), added to Indonesia's public and joint-leave holidays.
+``JEJAK_HANDOVER_<ROLE>`` (e.g. ``JEJAK_HANDOVER_KASN=2024-09-01``) sets the day a body ceased to act, which the
+era files declare (`workflow.eras.Handover`) but the sources give only as a month.
 ``JEJAK_EARLIEST_DATE`` (default 2019-01-01, see ``definitions.EARLIEST_DATE``) is the earliest date any stated
 time or date may carry: a report dated in year 1 is a typo or an attack, never a case.
 A deadline is computed when a stage starts and recorded in the event, so changing a setting never re-judges
@@ -22,6 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from workflow.definitions import EARLIEST_DATE, Deadline, Era
+from workflow.eras import Handover
 from workflow.errors import InvalidField
 
 _DURATION = re.compile(r"^\s*(\d{1,4})\s*(d|days?|wd|working(?:\s+days?)?)?\s*$", re.IGNORECASE)
@@ -49,6 +52,8 @@ class Settings:
     holiday_categories: tuple[str, ...] = ("public", "government")
     extra_holidays: frozenset[date] = frozenset()
     earliest_date: date = EARLIEST_DATE  # nothing stated before it is accepted
+    # role -> the day it ceased to act, replacing an era file's handover day (JEJAK_HANDOVER_KASN=2024-09-01)
+    handover_days: Mapping[str, date] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Refuse a misspelled or unreadable setting at start-up, not at the first command that needs it."""
@@ -59,6 +64,14 @@ class Settings:
             raise InvalidField("JEJAK_EARLIEST_DATE", f"{self.earliest_date!r} is not a date from "
                                f"{LOWEST_EARLIEST_DATE} to the first era's start",
                                allowed=f"a date such as {EARLIEST_DATE}")
+
+        ending = {h.role for era in ERAS.values() for h in era.handovers}
+        for role, day in self.handover_days.items():
+            if role not in ending:
+                raise InvalidField("handover setting", f"no era hands over from role {role!r}",
+                                   allowed=[f"JEJAK_HANDOVER_{r.upper()}" for r in sorted(ending)])
+            if not isinstance(day, date) or isinstance(day, datetime):
+                raise InvalidField(f"JEJAK_HANDOVER_{role.upper()}", f"not a date: {day!r}", allowed="YYYY-MM-DD")
 
         known = {name for era in ERAS.values() for name in era.deadlines}
         for key, value in self.deadline_overrides.items():
@@ -87,8 +100,15 @@ class Settings:
                 earliest = date.fromisoformat(text)
             except ValueError:
                 raise InvalidField("JEJAK_EARLIEST_DATE", f"not a date: {text!r}", allowed="YYYY-MM-DD") from None
+        handovers = {}
+        for key, value in environ.items():
+            if key.startswith("JEJAK_HANDOVER_"):
+                try:
+                    handovers[key.removeprefix("JEJAK_HANDOVER_").lower()] = date.fromisoformat(value.strip())
+                except ValueError:
+                    raise InvalidField(key, f"not a date: {value!r}", allowed="YYYY-MM-DD") from None
         return cls(timezone=environ.get("JEJAK_TZ", cls.timezone), deadline_overrides=overrides,
-                   extra_holidays=frozenset(extra), earliest_date=earliest)
+                   extra_holidays=frozenset(extra), earliest_date=earliest, handover_days=handovers)
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -102,6 +122,10 @@ class Settings:
     def earliest_moment(self) -> datetime:
         """The start of the earliest date, local time: no stated time may come before it."""
         return datetime.combine(self.earliest_date, time(0), tzinfo=self.zone)
+
+    def handover_day(self, handover: Handover) -> date:
+        """The day a body ceased to act: the setting if given, else the era file's."""
+        return self.handover_days.get(handover.role, handover.on)
 
     def deadline(self, era: Era, name: str) -> Deadline | None:
         default = era.deadlines.get(name)
