@@ -69,8 +69,9 @@ def test_every_bad_row_is_reported_with_its_line(app, tmp_path):
         {**BASE, "name": "G", "nip": "123"},                                   # 9
         {**BASE, "name": "Good"},                                              # 10: fine
         {**BASE, "name": "Good"},                                              # 11: same row again
-        {**BASE, "name": "H", "reported_at": "2020-10-01", "election": "pilkada-2020",
-         **TO_SANCTION, "commission_actor": "bkn"},                            # 12: BKN acts in the KASN era
+        {**BASE, "name": "H", "reported_at": "2020-10-01", "election": "pilkada-2020",  # 12: BKN acts in the
+         "review_begun_at": "2020-10-02", "registered_at": "2020-10-03",               # KASN era, in 2020
+         "forwarded_at": "2020-10-05", "examination_begun_at": "2020-10-06", "commission_actor": "bkn"},
         {**BASE, "name": "I", "actor": "bawaslu:kab-dompu"},                   # 13: outside its region
     ]
     path = write_csv(tmp_path / "bad.csv", rows)
