@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Integer, String, and_, column, select, update, values
 
 from projections.case_summary import chunks, import_origin, sanction_info, stage_of
-from projections.bulk import insert_rows, new_row
+from projections.row_writer import insert_rows, new_row
 from projections.tables import case_event
 from projections.times import event_times, shown
 from workflow.case import Case
@@ -16,7 +16,9 @@ def era_of(workflow_version: str) -> str:
     return workflow_version.rsplit("@", 1)[0]
 
 
-class CaseEvent:
+class CaseEventProjector:
+    """Projects each event into its `case_event` row (the read model; the domain event is `Case.Event`)."""
+
     name = "case_event"
     table = case_event
 
@@ -137,3 +139,6 @@ def states_after(conn: Connection, pairs: list[tuple[str, int]]) -> list[tuple[s
             and_(case_event.c.case_id == wanted.c.case_id, case_event.c.version == wanted.c.version))
         found += conn.execute(query).all()
     return found
+
+
+CaseEvent = CaseEventProjector  # the old name (projections/readside.py imports it)

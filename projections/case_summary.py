@@ -9,7 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, delete, select
 
-from projections.bulk import insert_rows, new_row
+from projections.row_writer import insert_rows, new_row
 from projections.tables import MILESTONES, STAGES, case_summary
 from projections.times import event_times, shown
 from workflow.case import Case
@@ -46,7 +46,9 @@ def chunks(items: list, size: int = 2000):
         yield items[i:i + size]
 
 
-class CaseSummary:
+class CaseSummaryProjector:
+    """Folds each case's events into its `case_summary` row."""
+
     name = "case_summary"
     table = case_summary
 
@@ -245,3 +247,6 @@ def import_origin(event) -> dict:
     origin = event.imported_from or {}
     return {"import_file": origin.get("file"), "import_sha256": origin.get("sha256"),
             "import_line": origin.get("line")}
+
+
+CaseSummary = CaseSummaryProjector  # the old name (projections/readside.py imports it)

@@ -16,7 +16,7 @@ import pytest
 from workflow import rules
 from workflow.actors import Actor, covers
 from workflow.application import Jejak
-from workflow.commands import may_act
+from workflow.decisions import may_act
 from workflow.definitions import ERAS
 from workflow.errors import IllegalTransition, NotAuthorized
 from tests.conftest import WIB, report_fields
@@ -152,7 +152,7 @@ def test_only_allowed_reporters_write(db_url, era_id):
 
 
 def _facts(app: Jejak, case):
-    from workflow.commands import facts
+    from workflow.decisions import facts
     return facts(case, ATTEMPT_AT)
 
 

@@ -19,7 +19,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, InternalError, ProgrammingError
 
-from workflow import commands, privacy, rules
+from workflow import decisions, privacy, rules
 from workflow.actors import Actor, covers
 from workflow.case import Case
 from workflow.definitions import get_era
@@ -119,7 +119,7 @@ class Jejak(Application):
         `imported_from`: the import row the report comes from ({"file", "sha256", "line"}, recorded on the
         event); such a row may name the era of a reporter's report."""
         recorded_at = self.clock()
-        payload = commands.decide_report(as_actor(actor), occurred_at or recorded_at, recorded_at, fields,
+        payload = decisions.decide_report(as_actor(actor), occurred_at or recorded_at, recorded_at, fields,
                                          self.settings, era, note, era_reason, imported_from is not None)
         payload["imported_from"] = imported_from
         ref = payload["external_ref"]
@@ -165,7 +165,7 @@ class Jejak(Application):
                        imported_from: dict | None = None) -> None:
         """`apply_trigger` with the trigger's fields as one mapping; `imported_from` as for `decide_case`."""
         recorded_at = self.clock()
-        event_class, payload = commands.decide(case, trigger, as_actor(actor), occurred_at or recorded_at,
+        event_class, payload = decisions.decide(case, trigger, as_actor(actor), occurred_at or recorded_at,
                                                recorded_at, fields, self.settings, note)
         case.trigger_event(event_class, timestamp=recorded_at, imported_from=imported_from, **payload)
 
@@ -210,11 +210,11 @@ class Jejak(Application):
             raise JejakError("tick needs to know which cases are due: open the store with "
                              "entrypoints.bootstrap.open_jejak(), or pass Jejak(due_cases=…)")
         # a deadline is missed only once it is past: `now` is not in the future, nor before any case
-        now = commands.check_moment("now", now or self.clock(), self.clock(), self.settings)
+        now = decisions.check_moment("now", now or self.clock(), self.clock(), self.settings)
         marked = []
         for case_id in self.due_cases(now):
             case = self.get_case(case_id)
-            if not commands.facts(case, now, self.settings).deadline_passed or case.deadline_missed:
+            if not decisions.facts(case, now, self.settings).deadline_passed or case.deadline_missed:
                 continue  # the read model lagged; the aggregate is the authority
             if case.last_occurred_at > now:
                 continue  # its history is already past `now` (a tick for a past moment); a later tick marks it
@@ -270,14 +270,14 @@ class Jejak(Application):
         """What may happen next: the legal triggers now, narrowed to what this actor may fire."""
         case = self.get_case(case_id)
         era = get_era(case.era)
-        legal = rules.legal_triggers(era, case.state, commands.facts(case, self.clock(), self.settings))
+        legal = rules.legal_triggers(era, case.state, decisions.facts(case, self.clock(), self.settings))
         if actor is None:
             return legal
         actor = as_actor(actor)
         if not covers(actor, case.region["province"], case.region["regency"], case.agencies):
             return []
         now = self.clock()
-        return [t for t in legal if commands.may_act(era, case.state, t, actor.role, now, self.settings)]
+        return [t for t in legal if decisions.may_act(era, case.state, t, actor.role, now, self.settings)]
 
 
 def _is_new(case: Case) -> bool:

@@ -3,7 +3,7 @@ their data files (`workflow/era_files/*.toml`, read by `workflow.eras`).
 
 An era's definition is a `transitions` table (trigger, source, dest) extended with who may fire each trigger,
 plus the stage deadlines and the sanction catalogues in force. Nothing here runs: `rules.py` builds the
-machines, `commands.py` consults them before any event is recorded.
+machines, `decisions.py` consults them before any event is recorded.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from projections.tables import STAGES, case_event, case_summary
 from workflow.definitions import ROLES, STATES, TRIGGERS
-from workflow.commands import CLOCK_SKEW, check_moment
+from workflow.decisions import CLOCK_SKEW, check_moment
 from workflow.errors import InvalidField
 
 
@@ -29,7 +29,7 @@ def read_side(source):
 
 
 def _frame(rs, table, query=None) -> pd.DataFrame:
-    from projections.bulk import read_frame  # column-wise, without per-row result processing (2x faster)
+    from projections.frames import read_frame  # column-wise, without per-row result processing (2x faster)
 
     return read_frame(rs, table, query if query is not None else select(table))
 
