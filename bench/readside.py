@@ -4,7 +4,7 @@
 
 Two stores per store kind and scale (1x: the 2020 demo scale, ~2,000 cases):
 
-- **demo**: `jejak demo --scale N` (workflow.demo.generate): events in time order, each case's steps spread over
+- **demo**: `jejak demo --scale N` (demo.generator.generate): events in time order, each case's steps spread over
   months between other cases' steps, as live commands write them;
 - **import**: `jejak import` of bench/dataset.py's file (as bench/run.py measures): each case's events together.
 
@@ -41,7 +41,7 @@ INCREMENTS = {1: 40, 100: 10, 1000: 3}  # new events per catch-up: how many catc
 
 def build_demo(url: str, scale: float) -> dict:
     from entrypoints.bootstrap import open_jejak
-    from workflow.demo import DemoClock, generate
+    from demo.generator import DemoClock, generate
 
     with open_jejak(url, clock=DemoClock()) as app:
         t0 = time.perf_counter()

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import pandas as pd
 
-from workflow.commands import CLOCK_SKEW, check_moment
+from workflow.decisions import CLOCK_SKEW, check_moment
 from workflow.errors import InvalidField
 
 

@@ -25,7 +25,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from workflow import commands, rules
+from workflow import decisions, rules
 from workflow.application import Jejak
 from workflow.definitions import DEPARTURE_REASONS, ESCALATION_TARGETS, FINAL_STATES, get_era
 from workflow.errors import ConcurrentUpdate, IllegalTransition
@@ -72,7 +72,7 @@ def pick_command(case, rng: random.Random, tag: str, n: int):
     """A trigger that is legal on this snapshot of the case, an actor allowed to fire it, and its fields.
     Closing triggers are chosen less often so that cases stay open for the others to race on."""
     era = get_era(case.era)
-    facts = commands.facts(case, datetime.now(timezone.utc))
+    facts = decisions.facts(case, datetime.now(timezone.utc))
     legal = [t for t in rules.legal_triggers(era, case.state, facts) if t not in HOUSEKEEPING]
     if not legal:
         return None

@@ -27,7 +27,7 @@ from entrypoints.auth import tokens
 from tests.conftest import T0, report_fields
 from tests.server_support import AUDIENCE, ROOT, KeyServer, ServerProcess, bearer, master_key, pg_database
 from tests.test_authorization_matrix import ACTORS, combinations, prepare, store_state
-from workflow import commands, rules
+from workflow import decisions, rules
 from workflow.actors import Actor, covers
 from workflow.application import Jejak
 from workflow.definitions import ERAS
@@ -86,7 +86,7 @@ def test_authorization_matrix_over_http(live):
             for trigger, state in combinations(ERA):
                 shared = prepare(app, ERA, state, trigger)
                 app.record_cases(shared)
-                legal = trigger in rules.legal_triggers(era, state, commands.facts(shared, datetime.now(timezone.utc)))
+                legal = trigger in rules.legal_triggers(era, state, decisions.facts(shared, datetime.now(timezone.utc)))
                 expected = {}
                 for text in ACTORS:
                     actor = Actor.parse(text)

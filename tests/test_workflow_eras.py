@@ -63,7 +63,7 @@ def test_the_era_follows_the_date_and_only_a_finding_or_an_import_names_another(
     assert app.get_case(case_id).era == "skb-2022"
     assert app.case_events(case_id)[0].era_reason == "found in August, filed late"
     walk(app, case_id, TO_FORWARDED)
-    assert app.get_case(case_id).commission == "kasn"
+    assert app.get_case(case_id).commission == "bkn"  # KASN's era, but forwarded after KASN ceased to act
     assert {e.workflow_version for e in app.case_events(case_id)} == {"skb-2022@1"}
 
     error = refused(app, None, InvalidField, "era: unknown era 'skb-2019'",

@@ -12,7 +12,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from entrypoints.views import event_row, parse_when, to_jsonable
+from entrypoints.views import event_row, origin_text, parse_when, to_jsonable
 from workflow.definitions import ERAS, STATES, TRIGGERS
 from workflow.errors import InvalidField, JejakError
 from workflow.fields import REPORT_FIELDS
@@ -135,12 +135,20 @@ def cmd_show(args) -> int:
             from projections.cutoffs import happened_by
 
             events = happened_by(events, args.as_of, app, "--as-of")
-    rows = [event_row(e) for e in events]
-    if args.json:
-        print_json(rows)
-    else:
-        print_table(rows, ["version", "trigger", "state", "occurred_at", "recorded_at", "actor", "details", "note"])
+    print_history([event_row(e) for e in events], args.json)
     return 0
+
+
+def print_history(rows: list[dict], as_json: bool) -> None:
+    """A case's history (`jejak show`, locally or over `--server`): JSON, or a table with the import's
+    file, line and SHA-256 when any event was imported."""
+    if as_json:
+        print_json(rows)
+        return
+    columns = ["version", "trigger", "state", "occurred_at", "recorded_at", "actor", "details", "note"]
+    if any(row.get("imported_from") for row in rows):
+        columns.append("imported_from")
+    print_table([{**row, "imported_from": origin_text(row.get("imported_from"))} for row in rows], columns)
 
 
 def cmd_cases(args) -> int:

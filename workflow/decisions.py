@@ -18,6 +18,7 @@ from workflow.case import EVENT_FOR_TRIGGER, Case
 from workflow.definitions import (DEPARTURE_REASONS, ESCALATION_TARGETS, FINAL_STATES, NEW, STAGE_OF_STATE,
                                   TRACKS, TRIGGERS,
                                   Era, era_for, get_era)
+from workflow.eras import Handover
 from workflow.errors import IllegalTransition, InvalidField, NotAuthorized
 from workflow.fields import TRIGGER_FIELDS, check_keys, choice, optional_text, parse_date, report_parts, text
 from workflow.settings import Settings
@@ -67,11 +68,34 @@ def check_time(occurred_at: datetime, recorded_at: datetime, not_before: datetim
     return occurred_at
 
 
-def _authorize(era: Era, state: str, trigger: str, actor: Actor) -> None:
-    allowed = rules.roles_for(era, state, trigger)
-    if actor.role not in allowed:
-        raise NotAuthorized(f"role {actor.role!r} may not {trigger} under {era.version}; "
-                            f"allowed roles: {', '.join(sorted(allowed))}")
+def acting_roles(era: Era, roles: frozenset[str], day: date, settings: Settings
+                 ) -> tuple[frozenset[str], dict[str, Handover]]:
+    """Who may act on `day`, of the roles the era's table gives: a body that ceased to act by then is replaced
+    by the one that took over its pending cases. Also returns the handovers in force (ended role -> handover)."""
+    ended = {h.role: h for h in era.handovers if day >= settings.handover_day(h)}
+    acting = frozenset(ended[role].to if role in ended else role for role in roles)
+    return acting, ended
+
+
+def may_act(era: Era, state: str, trigger: str, role: str, at: datetime, settings: Settings) -> bool:
+    """Whether `role` may fire `trigger` from `state` at `at` (the date of the act decides who exists)."""
+    day = at.astimezone(settings.zone).date()
+    return role in acting_roles(era, rules.roles_for(era, state, trigger), day, settings)[0]
+
+
+def _authorize(era: Era, state: str, trigger: str, actor: Actor, at: datetime, settings: Settings) -> None:
+    day = at.astimezone(settings.zone).date()
+    table_roles = rules.roles_for(era, state, trigger)
+    allowed, ended = acting_roles(era, table_roles, day, settings)
+    if actor.role in allowed:
+        return
+    if actor.role in ended and actor.role in table_roles:
+        handover = ended[actor.role]
+        raise NotAuthorized(f"role {actor.role!r} may not {trigger} on {day}: it ceased to act on "
+                            f"{settings.handover_day(handover)} ({handover.basis}); {handover.to} acts on the "
+                            f"{era.id} cases it left pending")
+    raise NotAuthorized(f"role {actor.role!r} may not {trigger} under {era.version}"
+                        f"{f' on {day}' if allowed != table_roles else ''}; allowed roles: {', '.join(sorted(allowed))}")
 
 
 def _deadline_after(case: Case | None, era: Era, dest: str, occurred_at: datetime, election_kind: str,
@@ -99,7 +123,7 @@ def decide_report(actor: Actor, occurred_at: datetime, recorded_at: datetime, fi
     """The `Reported` event's fields for a new case, or a refusal."""
     check_time(occurred_at, recorded_at, None, settings)
     era, era_reason = _era(actor, occurred_at.astimezone(settings.zone).date(), era_id, era_reason, imported)
-    _authorize(era, NEW, "report", actor)
+    _authorize(era, NEW, "report", actor, occurred_at, settings)
     day = occurred_at.astimezone(settings.zone).date()
     parts = report_parts(fields, reporter_required=actor.role == "reporter", on=day,
                          elections_file=settings.elections_file)
@@ -188,7 +212,7 @@ def decide(case: Case, trigger: str, actor: Actor, occurred_at: datetime, record
                                 closed=case.state in FINAL_STATES)
     check_time(occurred_at, recorded_at, case.last_occurred_at, settings)
     dest = rules.destination(era, case.state, trigger, facts(case, occurred_at, settings), case.id)
-    _authorize(era, case.state, trigger, actor)
+    _authorize(era, case.state, trigger, actor, occurred_at, settings)
     check_keys(fields, TRIGGER_FIELDS.get(trigger, {}), trigger)
     if trigger == "correct_date" and not optional_text("note", note):
         raise InvalidField("note", "a correction needs its reason", allowed="e.g. --note 'the form says 2024'")
@@ -213,8 +237,9 @@ def facts(case: Case, at: datetime, settings: Settings | None = None) -> rules.C
 
 def _trigger_fields(case: Case, era: Era, trigger: str, fields: Mapping[str, Any], occurred_at: datetime,
                     settings: Settings) -> dict[str, Any]:
-    if trigger == "forward":
-        return {"to": era.commission}
+    if trigger == "forward":  # to the commission that exists on the day (BKN for a KASN-era case from Sept 2024)
+        day = occurred_at.astimezone(settings.zone).date()
+        return {"to": next(iter(acting_roles(era, frozenset([era.commission]), day, settings)[0]))}
     if trigger == "recommend":
         track = choice("track", fields["track"], TRACKS)
         catalogue = era.sanctions(track)
