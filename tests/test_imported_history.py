@@ -17,6 +17,7 @@ from entrypoints.cli import main as cli
 from projections import audits
 from projections.audits import case_event_frame, case_summary_frame
 from tests.conftest import WIB, Clock, report_fields
+from tests.test_api import api  # noqa: F401 - the in-process API fixture
 from tests.test_import import BASE, TO_SANCTION, write_csv
 from workflow.errors import InvalidField, NotAuthorized
 from workflow.importer import import_file
@@ -73,6 +74,7 @@ def test_backdating_sets_imported_history_apart(imported):
     everything = audits.backdating(app, include_imported=True)
     kinds = everything.groupby("kind").size().to_dict()
     assert kinds["late_recording"] == 1 and kinds["imported_late_recording"] == 9  # every imported event
+    assert kinds["imported_out_of_order"] == 2 and "out_of_order" not in kinds  # line 3, after line 2's sanction
     imported_rows = everything[everything["kind"].str.startswith("imported_")]
     assert set(imported_rows["import_file"]) == {"lama.csv"} and imported_rows["import_line"].notna().all()
 
@@ -122,3 +124,16 @@ def test_events_of_earlier_versions_load_unmarked(tmp_path):
         assert {e.imported_from for e in events} == {None}
         assert audits.backdating(app, include_imported=True)["import_file"].isna().all()
         assert case_event_frame(app)["import_line"].isna().all()
+
+
+def test_the_api_lists_imported_history_only_when_asked(imported, api):
+    client, issue, _ = api
+    headers = issue("auditor")
+    default = client.get("/api/v1/audits/backdating", headers=headers)
+    assert default.status_code == 200 and {row["kind"] for row in default.json()} == {"late_recording"}
+    asked = client.get("/api/v1/audits/backdating", params={"include_imported": "true"}, headers=headers)
+    # line 3's case happened before line 2's sanction, recorded after it: imported, and out of order too
+    assert {row["kind"] for row in asked.json()} == {"late_recording", "imported_late_recording",
+                                                     "imported_out_of_order"}
+    refused = client.get("/api/v1/audits/funnel", params={"include_imported": "true"}, headers=headers)
+    assert refused.status_code == 422 and "only for backdating" in refused.json()["detail"]

@@ -248,7 +248,7 @@ def test_backdating_reports_the_flagged_events_own_columns(scenario, threshold_d
 def test_every_audit_gives_the_same_frame_through_the_helper_process_as_row_by_row(tmp_path, monkeypatch):
     """A large SQLite store is read through ADBC in a helper process, a small one row by row: on the demo's
     varied histories each audit gives the same frame either way, dtypes included."""
-    from projections import bulk
+    from projections import frames
     from demo import generator
     from workflow.application import Jejak
 
@@ -266,8 +266,8 @@ def test_every_audit_gives_the_same_frame_through_the_helper_process_as_row_by_r
     with Jejak(f"sqlite:///{tmp_path / 'jejak.db'}") as app:
         generator.generate(app, "all", seed=3, scale=0.05, progress=False)
         row_by_row = {name: run(app) for name, run in audits_to_run.items()}
-        monkeypatch.setattr(bulk, "ARROW_READER_MIN_EVENTS", 0)
-        monkeypatch.setattr(bulk, "_row_columns", lambda *args: pytest.fail("read row by row"))
+        monkeypatch.setattr(frames, "ARROW_READER_MIN_EVENTS", 0)
+        monkeypatch.setattr(frames, "_row_columns", lambda *args: pytest.fail("read row by row"))
         for name, run in audits_to_run.items():
             assert len(row_by_row[name]) > 0, f"{name}: an empty frame is a weak test"
             pd.testing.assert_frame_equal(run(app), row_by_row[name], obj=name)
