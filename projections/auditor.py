@@ -23,7 +23,7 @@ import pandas as pd
 
 from projections import audits
 from projections.integrity import verify as _verify
-from projections.places import name
+from projections.places import name as official_name
 from projections.readside import ReadSide
 from workflow import diagram
 from workflow.definitions import ERAS, NEW, get_era
@@ -255,5 +255,5 @@ def _now() -> datetime:  # pragma: no cover - convenience for notebooks
 
 def _named(agency: str | None) -> str | None:
     """An agency code with its official name, when it has one."""
-    official = name("agency", agency)
+    official = official_name("agency", agency)
     return f"{agency} ({official})" if official else agency
