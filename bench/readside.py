@@ -4,7 +4,7 @@
 
 Two stores per store kind and scale (1x: the 2020 demo scale, ~2,000 cases):
 
-- **demo**: `jejak demo --scale N` (workflow.demo.generate): events in time order, each case's steps spread over
+- **demo**: `jejak demo --scale N` (demo.generator.generate): events in time order, each case's steps spread over
   months between other cases' steps, as live commands write them;
 - **import**: `jejak import` of bench/dataset.py's file (as bench/run.py measures): each case's events together.
 
@@ -41,7 +41,7 @@ INCREMENTS = {1: 40, 100: 10, 1000: 3}  # new events per catch-up: how many catc
 
 def build_demo(url: str, scale: float) -> dict:
     from entrypoints.bootstrap import open_jejak
-    from workflow.demo import DemoClock, generate
+    from demo.generator import DemoClock, generate
 
     with open_jejak(url, clock=DemoClock()) as app:
         t0 = time.perf_counter()
@@ -125,6 +125,7 @@ def tick(url: str, cases: int) -> dict:
     """Add `cases` recommended cases whose PPK deadline runs, catch up, then tick past their deadline."""
     from entrypoints.bootstrap import open_jejak
     from projections.readside import ReadSide
+    from reference.elections import calendar
 
     with open_jejak(url) as app:
         read_side = ReadSide(app)
@@ -133,6 +134,8 @@ def tick(url: str, cases: int) -> dict:
         at = app.mapper.to_domain_event(last).occurred_at + timedelta(days=1)
         fields = dict(name="Budi Santoso", position_group="administrator", agency="pemkab-bima", province="prov-ntb",
                       regency="kab-bima", category="social_media", election="pilkada-2020")
+        if not calendar().resolve("pilkada-2020").holds(at.date()):  # a Bawaslu finding may say why
+            fields["election_reason"] = "benchmark: cases added after the stored ones"
         batch = []
         for i in range(cases):
             case = app.new_case("bawaslu:kab-bima", occurred_at=at, **fields)

@@ -14,7 +14,8 @@ AUDIT_NAMES = (*READ_SIDE_AUDITS, "personal_data_access")
 
 
 def audit_options(name: str, *, by=None, as_of=None, recorded: bool = False, now: str | None = None,
-                  threshold: float | None = None, include_open: bool = False, flag: str = "--") -> dict:
+                  threshold: float | None = None, include_open: bool = False, include_imported: bool = False,
+                  flag: str = "--") -> dict:
     """The keyword arguments of audit `name`, refusing an option it does not take. `flag` prefixes the
     option names in messages ("--" for the CLI, "" for query parameters)."""
     if name not in AUDIT_NAMES:
@@ -46,6 +47,10 @@ def audit_options(name: str, *, by=None, as_of=None, recorded: bool = False, now
         if name != "stage_durations":
             raise InvalidField(f"{flag}include-open" if flag else "include_open", "only for stage_durations")
         options["include_open"] = True
+    if include_imported:
+        if name != "backdating":
+            raise InvalidField(f"{flag}include-imported" if flag else "include_imported", "only for backdating")
+        options["include_imported"] = True
     return options
 
 

@@ -11,7 +11,8 @@ from uuid import UUID
 from workflow.errors import InvalidField
 
 COMMON_EVENT_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
-                       "occurred_at", "workflow_version", "state", "deadline", "due_at", "note", "reporter"}
+                       "occurred_at", "workflow_version", "state", "deadline", "due_at", "note", "reporter",
+                       "imported_from"}
 
 
 def parse_when(text: str | None, name: str = "--at") -> datetime | None:
@@ -51,8 +52,20 @@ def actor_text(actor: dict) -> str:
 
 
 def event_row(event) -> dict:
+    from workflow.definitions import acting_for
+
     details = {k: v for k, v in vars(event).items() if k not in COMMON_EVENT_FIELDS}
+    ended = acting_for(event.workflow_version.rsplit("@", 1)[0], event.trigger, (event.actor or {}).get("role"))
+    if ended:  # the handover shows in the history: who acted, and for whom
+        details["acting_for"] = ended
     return {"version": event.originator_version, "trigger": event.trigger, "state": event.state,
             "occurred_at": event.occurred_at, "recorded_at": event.timestamp, "actor": actor_text(event.actor),
             "workflow_version": event.workflow_version, "due_at": event.due_at, "details": details,
-            "note": event.note}
+            "note": event.note, "imported_from": event.imported_from}
+
+
+def origin_text(origin: dict | None) -> str:
+    """Where an imported event came from, short enough for a table: ``cases.csv:12 sha256:3f2a9c0d1b7e``."""
+    if not origin:
+        return ""
+    return f"{origin.get('file')}:{origin.get('line')} sha256:{(origin.get('sha256') or '')[:12]}"

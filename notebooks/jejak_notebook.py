@@ -24,7 +24,7 @@ def open_auditor(election: str = "pilkada-2020", seed: int = 0) -> Auditor:
     """The auditor API on the store; an empty store gets the demo dataset (as `jejak demo` would)."""
     auditor = Auditor(store_url())
     if not auditor.app.recorder.max_notification_id():
-        from workflow.demo import generate
+        from demo.generator import generate
 
         print(f"The store {auditor.app.store} is empty: generating the {election} demo dataset (seed {seed}) …")
         generate(auditor.app, election, seed=seed, progress=False)

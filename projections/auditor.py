@@ -23,6 +23,7 @@ import pandas as pd
 
 from projections import audits
 from projections.integrity import verify as _verify
+from projections.places import name as official_name
 from projections.readside import ReadSide
 from workflow import diagram
 from workflow.definitions import ERAS, NEW, get_era
@@ -188,10 +189,11 @@ class CaseView:
 
     def _facts(self) -> list[tuple[str, str]]:
         c = self.case
+        region = [f"{c.region[k]} ({c.region[f'{k}_code']})" if c.region.get(f"{k}_code") else c.region.get(k)
+                  for k in ("province", "regency")]  # as reported, with the codes of that day
         facts = [("state", c.state), ("version", str(c.version)), ("era", c.era),
-                 ("agency", c.terlapor.get("agency")), ("position group", c.terlapor.get("position_group")),
-                 ("PPK", c.ppk), ("region", " / ".join(x for x in (c.region.get("province"), c.region.get("regency"))
-                                                       if x)),
+                 ("agency", _named(c.terlapor.get("agency"))), ("position group", c.terlapor.get("position_group")),
+                 ("PPK", _named(c.ppk)), ("region", " / ".join(x for x in region if x)),
                  ("category", c.category), ("election", f"{c.election['kind']}-{c.election['year']}")]
         if c.deadline:
             facts.append(("deadline", f"{c.deadline} due {_due(c.due_at)}"
@@ -262,3 +264,9 @@ def _due(when) -> str:
 
 def _now() -> datetime:  # pragma: no cover - convenience for notebooks
     return datetime.now().astimezone()
+
+
+def _named(agency: str | None) -> str | None:
+    """An agency code with its official name, when it has one."""
+    official = official_name("agency", agency)
+    return f"{agency} ({official})" if official else agency

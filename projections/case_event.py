@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Integer, String, and_, column, select, update, values
 
-from projections.case_summary import chunks, sanction_info, stage_of
-from projections.bulk import insert_rows, new_row
+from projections.case_summary import chunks, import_origin, sanction_info, stage_of
+from projections.row_writer import insert_rows, new_row
 from projections.tables import case_event
 from projections.times import event_times, shown
 from workflow.case import Case
-from workflow.definitions import NEW
+from workflow.definitions import NEW, acting_for
 
 
 def era_of(workflow_version: str) -> str:
     return workflow_version.rsplit("@", 1)[0]
 
 
-class CaseEvent:
+class CaseEventProjector:
+    """Projects each event into its `case_event` row (the read model; the domain event is `Case.Event`)."""
+
     name = "case_event"
     table = case_event
 
@@ -71,6 +73,7 @@ class CaseEvent:
             state_before=before, state_after=event.state, stage_after=stage_of(event.state),
             occurred_at=occurred_at, recorded_at=recorded_at, workflow_version=event.workflow_version,
             era=era, note=event.note, deadline=event.deadline, due_at=shown(event.due_at), occurred_at_stated=stated,
+            **import_origin(event), acting_for=acting_for(era, event.trigger, role),
         )
         if isinstance(event, (Case.Forwarded, Case.Escalated)):
             row["target"] = event.to
@@ -136,3 +139,6 @@ def states_after(conn: Connection, pairs: list[tuple[str, int]]) -> list[tuple[s
             and_(case_event.c.case_id == wanted.c.case_id, case_event.c.version == wanted.c.version))
         found += conn.execute(query).all()
     return found
+
+
+CaseEvent = CaseEventProjector  # the old name (projections/readside.py imports it)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import cache
 from uuid import UUID
 
 from sqlalchemy import Connection, delete, select
 
-from projections.bulk import insert_rows, new_row
+from projections.places import region_columns
+from projections.row_writer import insert_rows, new_row
 from projections.tables import MILESTONES, STAGES, case_summary
 from projections.times import event_times, shown
 from workflow.case import Case
-from workflow.definitions import FINAL_STATES, STAGE_OF_STATE, get_era
+from workflow.definitions import FINAL_STATES, STAGE_OF_STATE, acting_for, get_era
+from workflow.errors import InvalidField
 
 log = logging.getLogger(__name__)
 _MILESTONE_OF_TRIGGER = {trigger: name for name, trigger in MILESTONES.items()}
@@ -44,7 +47,9 @@ def chunks(items: list, size: int = 2000):
         yield items[i:i + size]
 
 
-class CaseSummary:
+class CaseSummaryProjector:
+    """Folds each case's events into its `case_summary` row."""
+
     name = "case_summary"
     table = case_summary
 
@@ -96,14 +101,15 @@ class CaseSummary:
         row.update(
             case_id=case_id, era=event.era, workflow_version=event.workflow_version, source=event.source,
             has_reporter=bool(event.reporter), external_ref=event.external_ref,
-            province=event.region["province"], regency=event.region["regency"],
+            **region_columns(event.region["province"], event.region["regency"], event.region.get("province_code"),
+                             event.region.get("regency_code"), event.occurred_at.date()),
             agency=event.terlapor["agency"], agency_type=event.terlapor["agency_type"],
             ppk=event.terlapor["agency"], position_group=event.terlapor["position_group"],
             category=event.category, election=f"{event.election['kind']}-{event.election['year']}",
             election_kind=event.election["kind"], election_year=int(event.election["year"]),
             filing_deadline=event.filing_deadline, filing_due_at=filing_due_at,
             filed_late=None if filing_due_at is None else at >= filing_due_at, era_reason=event.era_reason,
-            replaced_times=0,
+            replaced_times=0, **import_origin(event),
             state="new", deadline_missed=False, overdue=False, overdue_count=0, ppk_overdue=False,
             personnel_data_blocked=False, ever_blocked=False, escalated=False, escalation_count=0,
             **{f"days_{stage}": 0.0 for stage in STAGES}, **{f"stints_{stage}": 0 for stage in STAGES},
@@ -134,8 +140,12 @@ class CaseSummary:
         row.update(version=event.originator_version, state=event.state, is_open=event.state not in FINAL_STATES,
                    workflow_version=event.workflow_version, updated_at=at, updated_recorded_at=recorded_at,
                    deadline=event.deadline, due_at=due_at)
+        role = (event.actor or {}).get("role")
+        receiver = role if acting_for(row["era"], event.trigger, role) else None  # acting for a body that ended
         if isinstance(event, Case.Forwarded):
             row["commission"] = event.to
+            if event.to != era_commission(row["era"]):  # forwarded to the body that took over
+                receiver = event.to
         elif isinstance(event, Case.Recommended):
             level, severity = sanction_info(row["era"], event.sanction)
             row.update(ppk=event.ppk, recommended_track=event.track, recommended_sanction=event.sanction,
@@ -163,6 +173,16 @@ class CaseSummary:
             row["departure_reason"] = event.reason
         elif event.trigger == "erase_reporter":
             row["has_reporter"] = False
+        if receiver and row["handed_over_to"] is None:
+            row.update(handed_over_to=receiver, handed_over_at=at, commission=receiver)
+
+
+@cache
+def era_commission(era_id: str) -> str | None:
+    try:
+        return get_era(era_id).commission
+    except InvalidField:
+        return None
 
 
 _ROW = new_row(case_summary)
@@ -222,3 +242,13 @@ def _close_stint(row: dict, stage: str, left_at: datetime) -> None:
 def _lighter(row: dict) -> None:
     rec, imp = row["recommended_severity"], row["imposed_severity"]
     row["imposed_lighter"] = None if rec is None or imp is None else imp < rec
+
+
+def import_origin(event) -> dict:
+    """The `import_*` columns of an event: where `jejak import` read it (all null for a live one)."""
+    origin = event.imported_from or {}
+    return {"import_file": origin.get("file"), "import_sha256": origin.get("sha256"),
+            "import_line": origin.get("line")}
+
+
+CaseSummary = CaseSummaryProjector  # the old name (projections/readside.py imports it)

@@ -18,7 +18,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from projections.bulk import paused_gc
+from projections.row_writer import paused_gc
 from projections.tables import projection_position
 from workflow.case import Case
 

@@ -93,6 +93,15 @@ for _name, _trigger in MILESTONES.items():
         Column(f"{_name}_recorded_at", UTCDateTime, comment=f"when that '{_trigger}' event was recorded"),
     ]
 
+
+
+def _import_columns(what: str) -> list[Column]:
+    """Where imported history came from (null when recorded live): the file, its SHA-256 and the row's line."""
+    return [Column("import_file", String(255), comment=f"when {what}: the file's name"),
+            Column("import_sha256", String(64), comment="that file's SHA-256 (hex): which version of it"),
+            Column("import_line", Integer, comment="the row's line in that file (CSV: physical line; XLSX: row)")]
+
+
 case_summary = Table(
     "case_summary", metadata,
     Column("case_id", String(36), primary_key=True, comment="the case id (UUID), as printed by `jejak report`"),
@@ -106,8 +115,12 @@ case_summary = Table(
     Column("source", String(10), nullable=False, comment="report (laporan) or finding (temuan)"),
     Column("has_reporter", Boolean, nullable=False, comment="a reporter is on file (who is not projected)"),
     Column("external_ref", String(200), comment="reference in an outside register, if any"),
-    Column("province", String(60), nullable=False, comment="province code, e.g. prov-ntb"),
-    Column("regency", String(60), comment="regency/city code, e.g. kab-bima (null: province level)"),
+    Column("province", String(60), nullable=False, comment="province as it stands today, its alias, e.g. prov-ntb"),
+    Column("regency", String(60), comment="regency/city as it stands today, its alias, e.g. kab-bima (null: province level)"),
+    Column("province_code", String(2), comment="today's province: Kemendagri code, e.g. 52 (null: not in the official list)"),
+    Column("regency_code", String(5), comment="today's regency/city: Kemendagri code, e.g. 52.06"),
+    Column("province_reported", String(60), nullable=False, comment="province as reported: its Kemendagri code on the report's date (e.g. 91 for a 2020 Merauke case), else the text recorded"),
+    Column("regency_reported", String(60), comment="regency/city as reported: its code on the report's date (e.g. 91.01), else the text recorded"),
     Column("agency", String(80), nullable=False, comment="employing agency of the reported civil servant"),
     Column("agency_type", String(20), nullable=False, comment="province, regency, city, ministry or agency"),
     Column("ppk", String(80), nullable=False, comment="agency whose staffing authority (PPK) must act"),
@@ -164,6 +177,11 @@ case_summary = Table(
                                        "report's date (a finding's or an import's explicit era); null if none"),
     Column("replaced_times", Integer, nullable=False,
            comment="events whose stated occurred_at is not the one shown (see case_event.occurred_at_stated)"),
+    *_import_columns("the case was brought in by `jejak import`"),
+    Column("handed_over_to", String(20),
+           comment="the body that took the case over from one that ceased to act (bkn for KASN's pending cases "
+                   "from Sept 2024): the first forward to it, or act by it, in the ended body's place"),
+    Column("handed_over_at", UTCDateTime, comment="when that first happened (occurred_at)"),
     comment="One row per case: current state, milestones, sanctions, flags and stage durations.",
 )
 
@@ -202,6 +220,9 @@ case_event = Table(
            comment="the occurred_at the event stated, when occurred_at shows another: the time a later "
                    "correct_date gave it, or, until then, the recorded time (the stated one is outside 1900-2199)"),
     Column("corrects_version", Integer, comment="correct_date: the version whose stated time it corrects"),
+    *_import_columns("the event was written by `jejak import`"),
+    Column("acting_for", String(20), comment="the body that ceased to act in whose place the actor acted, under "
+                                             "the era's handover (kasn, when BKN acts on a KASN-era case)"),
     # one row per (case, version): a case's history and the state before an event are index lookups
     Index("ix_case_event_case_version", "case_id", "version", unique=True),
     comment="The audit trail: one row per event, in log order.",

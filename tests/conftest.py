@@ -87,7 +87,18 @@ def walk(app: Jejak, case_id, steps, start: datetime = T0, step: timedelta = tim
     return at
 
 
+def election_on(at: datetime) -> str:
+    """An election of the calendar whose window holds this time's date (the latest listed, so pilkada-2024 at T0);
+    pilkada-2024 for a time no window holds (tests of refused times)."""
+    from reference.elections import calendar
+
+    day = at.date() if at.year in (1, 9999) else at.astimezone(WIB).date()
+    return next((e.id for e in reversed(calendar().by_id.values()) if e.holds(day)), "pilkada-2024")
+
+
 def new_case(app: Jejak, at: datetime = T0, **overrides):
+    """A public report of `at`, about an election then under way unless one is given."""
+    overrides.setdefault("election", election_on(at))
     return app.report("reporter", occurred_at=at, **report_fields(**overrides))
 
 

@@ -25,7 +25,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from workflow import commands, rules
+from workflow import decisions, rules
 from workflow.application import Jejak
 from workflow.definitions import DEPARTURE_REASONS, ESCALATION_TARGETS, FINAL_STATES, get_era
 from workflow.errors import ConcurrentUpdate, IllegalTransition
@@ -72,7 +72,7 @@ def pick_command(case, rng: random.Random, tag: str, n: int):
     """A trigger that is legal on this snapshot of the case, an actor allowed to fire it, and its fields.
     Closing triggers are chosen less often so that cases stay open for the others to race on."""
     era = get_era(case.era)
-    facts = commands.facts(case, datetime.now(timezone.utc))
+    facts = decisions.facts(case, datetime.now(timezone.utc))
     legal = [t for t in rules.legal_triggers(era, case.state, facts) if t not in HOUSEKEEPING]
     if not legal:
         return None
@@ -107,7 +107,7 @@ def write(args: dict) -> None:
                 out(op="timeout", n=n)
                 break
             if rng.random() < args.get("report_share", 0.1):
-                case_id = app.report("reporter", external_ref=f"{tag}-{n}", **report_fields(rng))
+                case_id = app.report("reporter", occurred_at=T0, external_ref=f"{tag}-{n}", **report_fields(rng))
                 pool.append(str(case_id))
                 out(op="saved", case=str(case_id), version=1, trigger="report", attempt=0)
                 continue
@@ -225,7 +225,7 @@ def first_use(args: dict) -> None:
     while time.time() < args["at"]:
         time.sleep(0.0005)
     with Jejak(args["db"]) as app:
-        case_id = app.report("reporter", **report_fields())
+        case_id = app.report("reporter", occurred_at=T0, **report_fields())
         assert str(case_id) in {row["case_id"] for row in ReadSide(app).cases()}
     print("ok", flush=True)
 

@@ -181,7 +181,7 @@ def test_jwt_from_a_key_set_file(db_url, tmp_path):
             assert ok.status_code == 200
             unknown = client.get("/api/v1/cases", headers=bearer(keys.token("rsa-2", jejak_role="auditor")))
             assert unknown.status_code == 401 and "unknown key id" in unknown.json()["detail"]
-            reporter = client.post("/api/v1/cases", json=report_fields(),
+            reporter = client.post("/api/v1/cases", json={"occurred_at": "2024-10-01T09:00", **report_fields()},
                                    headers=bearer(keys.token(jejak_role="reporter", jejak_scope=None)))
             assert reporter.status_code == 201  # a reporter's person claim is not recorded on the event
             assert client.app.state.server.app.case_events(reporter.json()["case_id"])[0].actor["id"] is None
@@ -220,7 +220,8 @@ def test_master_key_is_required_unless_insecure_dev(tmp_path):
 def test_a_reporter_credential_files_but_reads_no_cases(api):
     client, issue, server = api
     reporter = issue("reporter")
-    case_id = client.post("/api/v1/cases", headers=reporter, json=report_fields()).json()["case_id"]
+    case_id = client.post("/api/v1/cases", headers=reporter,
+                          json={"occurred_at": "2024-10-01T09:00", **report_fields()}).json()["case_id"]
     for path in ("/api/v1/cases", f"/api/v1/cases/{case_id}", f"/api/v1/cases/{case_id}/events",
                  "/api/v1/audits/funnel", "/api/v1/verify", "/api/v1/digest", f"/api/v1/cases/{case_id}/reporter"):
         response = client.get(path, headers=reporter)

@@ -24,10 +24,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jwt.utils import base64url_encode
 
 from entrypoints.auth import tokens
-from tests.conftest import report_fields
+from tests.conftest import T0, report_fields
 from tests.server_support import AUDIENCE, ROOT, ServerProcess, bearer, master_key, pg_database
 from tests.test_authorization_matrix import ACTORS, combinations, prepare, store_state
-from workflow import commands, rules
+from workflow import decisions, rules
 from workflow.actors import Actor, covers
 from workflow.application import Jejak
 from workflow.definitions import ERAS
@@ -79,7 +79,7 @@ def test_authorization_matrix_over_http(live):
             for trigger, state in combinations(ERA):
                 shared = prepare(app, ERA, state, trigger)
                 app.record_cases(shared)
-                legal = trigger in rules.legal_triggers(era, state, commands.facts(shared, datetime.now(timezone.utc)))
+                legal = trigger in rules.legal_triggers(era, state, decisions.facts(shared, datetime.now(timezone.utc)))
                 expected = {}
                 for text in ACTORS:
                     actor = Actor.parse(text)
@@ -159,7 +159,7 @@ def test_revoked_or_expired_token_is_refused_at_once(live):
 
 def test_jwt_identity_and_every_bad_jwt(live, keys):
     server, _, _, app = live
-    case_id = app.report("reporter", **report_fields())
+    case_id = app.report("reporter", occurred_at=T0, **report_fields())
 
     def get(token):
         return httpx.get(f"{server.url}/api/v1/cases/{case_id}/triggers", headers=bearer(token))
@@ -211,7 +211,7 @@ def test_a_body_naming_another_actor_is_refused(live):
     report = httpx.post(server.url + "/api/v1/cases", headers=bearer(token),
                         json={"actor": "bawaslu:kab-dompu", **report_fields()})
     assert report.status_code == 403 and "cannot act as bawaslu:kab-dompu" in report.json()["detail"]
-    case_id = app.report("reporter", **report_fields())
+    case_id = app.report("reporter", occurred_at=T0, **report_fields())
     before = store_state(app)
     fired = httpx.post(f"{server.url}/api/v1/cases/{case_id}/triggers/begin_review", headers=bearer(token),
                        json={"actor": "bkn"})
@@ -284,7 +284,7 @@ def test_racing_if_match_writers_one_wins_the_other_gets_412(live):
 def test_hostile_requests_get_problem_details_never_a_500(live):
     server, _, engine, app = live
     token = token_for(engine, "bawaslu:kab-bima")
-    case_id = app.report("reporter", **report_fields())
+    case_id = app.report("reporter", occurred_at=T0, **report_fields())
     path = f"/api/v1/cases/{case_id}/triggers/begin_review"
     json_headers = {**bearer(token), "Content-Type": "application/json"}
     cases = [

@@ -169,7 +169,7 @@ def test_a_write_command_loads_neither_pandas_nor_the_other_subcommands(tmp_path
     """Scripts call `jejak advance` in loops: it must not pay for pandas, SQLAlchemy, the demo or the import."""
     db = str(tmp_path / "x.db")
     code = ("import json, sys; from entrypoints.cli.main import main; code = main(sys.argv[1:]); "
-            "print(json.dumps(sorted(m for m in ('pandas', 'sqlalchemy', 'jupyterlab', 'workflow.demo', "
+            "print(json.dumps(sorted(m for m in ('pandas', 'sqlalchemy', 'jupyterlab', 'demo.generator', "
             "'workflow.importer', 'entrypoints.cli.readside', 'projections.readside') if m in sys.modules)), file=sys.stderr); sys.exit(code)")
     result = subprocess.run([sys.executable, "-c", code, "--db", db, *REPORT], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

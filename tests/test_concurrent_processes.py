@@ -22,7 +22,7 @@ import pytest
 
 from projections.integrity import verify
 from projections.readside import ReadSide
-from tests.process_support import report_fields
+from tests.process_support import T0, report_fields
 from workflow.application import Jejak
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +61,7 @@ def stored_events(app: Jejak) -> list[tuple[int, object]]:
 
 def run_race(db_url: str, tmp_path: Path, *, workers: int, commands: int, cases: int, hot: int) -> dict:
     with Jejak(db_url) as app:
-        case_ids = [str(app.report("reporter", **report_fields(external_ref=f"setup-{i}"))) for i in range(cases)]
+        case_ids = [str(app.report("reporter", occurred_at=T0, **report_fields(external_ref=f"setup-{i}"))) for i in range(cases)]
         ReadSide(app).catch_up()  # creates the read-model tables before the follower and writers start
     stop = tmp_path / "stop"
     follower = spawn("follow", db=db_url, stop=str(stop), page_size=25)

@@ -275,23 +275,23 @@ def event_keys(app: Jejak) -> list[tuple]:
 def test_kill_during_demo_then_rerun_completes_it(db_url, tmp_path):
     """The demo saves its events in batches, one transaction each: after a kill the store holds exactly the
     first batches of an uninterrupted run, and running it again completes it (the same seed and scale)."""
-    from workflow import demo
+    from demo import calibration, generator
 
-    with Jejak(f"sqlite:///{tmp_path / 'reference.db'}", clock=demo.DemoClock()) as reference:
-        demo.generate(reference, "pilkada-2020", seed=3, scale=0.3, progress=False)
+    with Jejak(f"sqlite:///{tmp_path / 'reference.db'}", clock=generator.DemoClock()) as reference:
+        generator.generate(reference, "pilkada-2020", seed=3, scale=0.3, progress=False)
         expected = event_keys(reference)
     command = [sys.executable, "-m", "entrypoints.cli", "--db", db_url, "demo", "--seed", "3", "--scale", "0.3",
                "--no-progress", "--json"]
     victim = Victim(command)
     with Jejak(db_url) as app:
         deadline = time.monotonic() + TIMEOUT
-        while (app.recorder.max_notification_id() or 0) < 2 * demo.BATCH_EVENTS:  # two batches are in
+        while (app.recorder.max_notification_id() or 0) < 2 * calibration.BATCH_EVENTS:  # two batches are in
             assert time.monotonic() < deadline and victim.process.poll() is None
             time.sleep(0.002)
         victim.kill()
         stored = event_keys(app)
     assert 0 < len(stored) < len(expected), "the kill came after the demo had finished"
-    assert len(stored) % demo.BATCH_EVENTS == 0  # whole batches only
+    assert len(stored) % calibration.BATCH_EVENTS == 0  # whole batches only
     assert stored == expected[:len(stored)]  # exactly the first batches of an uninterrupted run
 
     other_seed = [("4" if arg == "3" else arg) for arg in command]

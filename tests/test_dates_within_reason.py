@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from entrypoints.bootstrap import open_jejak
 from entrypoints.cli.main import main
@@ -17,6 +18,7 @@ from projections import audits
 from projections.export import TABLES, export
 from projections.integrity import verify
 from projections.readside import ReadSide
+from projections.tables import case_event
 from tests.conftest import T0, TO_RECOMMENDED, WIB, new_case, report_fields, walk
 from tests.test_import import BASE, TO_SANCTION, write_csv
 from tests.workflow_support import refused
@@ -132,8 +134,12 @@ def test_the_earliest_date_is_a_setting(tmp_path):
 
 @contextmanager
 def older_version(monkeypatch):
-    """Write as versions before this one did: no lower bound on a stated time."""
+    """Write as versions before this one did: no lower bound on a stated time, no election calendar."""
+    from workflow import decisions
+
     with monkeypatch.context() as patch:
+        patch.setattr(decisions, "_election_in_window", lambda fields, *_: dict(zip(
+            ("kind", "year"), (fields["election"].split("-")[0], int(fields["election"].split("-")[1])))))
         lowest = datetime.min.replace(tzinfo=timezone(timedelta(hours=23, minutes=59)))  # before YEAR_1, in UTC too
         patch.setattr(Settings, "earliest_moment", property(lambda self: lowest))
         yield
@@ -173,7 +179,7 @@ def test_a_store_holding_year_1_events_reads_and_recovers(db_url, monkeypatch, t
         frames = read_everything(app, tmp_path)
 
         # how the read side shows them: at the recorded time, the stated one kept beside it, and flagged
-        rows = {(r["case_id"], r["version"]): r for r in ReadSide(app).rows(audits.select(audits.case_event))}
+        rows = {(r["case_id"], r["version"]): r for r in ReadSide(app).rows(select(case_event))}
         first = rows[(str(attacked), 1)]
         assert first["occurred_at"] == first["recorded_at"]
         assert first["occurred_at_stated"] == STATED
@@ -230,7 +236,7 @@ def test_a_store_holding_year_1_events_reads_and_recovers(db_url, monkeypatch, t
         assert case.milestones["recommend"] == FIXED + timedelta(days=5)
 
         frames = read_everything(app, tmp_path)  # rebuilt here, so the projection equals a fresh fold
-        rows = {(r["case_id"], r["version"]): r for r in ReadSide(app).rows(audits.select(audits.case_event))}
+        rows = {(r["case_id"], r["version"]): r for r in ReadSide(app).rows(select(case_event))}
         first = rows[(str(attacked), 1)]
         assert first["occurred_at"] == FIXED and first["occurred_at_stated"] == STATED
         assert rows[(str(attacked), 2)]["corrects_version"] == 1

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
-from workflow import demo
+from demo import calibration, generator, published
 from workflow.application import Jejak
 from workflow.definitions import get_era
 from workflow.errors import InvalidField
@@ -33,14 +33,14 @@ def by_case(events) -> dict:
 
 
 def end_of(day) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=demo.WIB) + timedelta(days=1)
+    return datetime.combine(day, time(0), tzinfo=calibration.WIB) + timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
 def pilkada_2020(tmp_path_factory):
     path = tmp_path_factory.mktemp("demo") / "jejak.db"
-    with Jejak(f"sqlite:///{path}", clock=demo.DemoClock()) as app:
-        summary = demo.generate(app, "pilkada-2020", seed=0, scale=1.0, progress=False)
+    with Jejak(f"sqlite:///{path}", clock=generator.DemoClock()) as app:
+        summary = generator.generate(app, "pilkada-2020", seed=0, scale=1.0, progress=False)
         print(f"\npilkada-2020 at scale 1: {summary['seconds']} s")
         yield app, summary, by_case(read_events(app))
 
@@ -51,8 +51,8 @@ def first(events, trigger):
 
 def test_same_seed_same_events(tmp_path):
     def run(name: str, seed: int) -> dict:
-        with Jejak(f"sqlite:///{tmp_path / name}", clock=demo.DemoClock()) as app:
-            demo.generate(app, "all", seed=seed, scale=0.05, progress=False)
+        with Jejak(f"sqlite:///{tmp_path / name}", clock=generator.DemoClock()) as app:
+            generator.generate(app, "all", seed=seed, scale=0.05, progress=False)
             return {case_id: [(e.trigger, e.occurred_at, e.timestamp, str(e.actor), e.state) for e in events]
                     for case_id, events in by_case(read_events(app)).items()}
 
@@ -74,9 +74,9 @@ def test_final_funnel_matches_published_shares(pilkada_2020):
 
 def test_cumulative_curve_within_ten_percent(pilkada_2020):
     _, _, cases = pilkada_2020
-    for day, *published in demo.PUBLISHED_2020_CURVE:
+    for day, *points in published.PUBLISHED_2020_CURVE:
         cut = end_of(day)
-        for trigger, expected in zip(("report", "recommend", "impose_sanction"), published):
+        for trigger, expected in zip(("report", "recommend", "impose_sanction"), points):
             got = sum(1 for events in cases.values() if (t := first(events, trigger)) and t < cut)
             assert abs(got - expected) <= 0.10 * expected, (day, trigger, got, expected)
 
@@ -85,17 +85,17 @@ def test_shares_and_hotspots(pilkada_2020):
     _, _, cases = pilkada_2020
     reports = [events[0] for events in cases.values()]
     n = len(reports)
-    for category, share in demo.PUBLISHED_CATEGORY_SHARES.items():
+    for category, share in published.PUBLISHED_CATEGORY_SHARES.items():
         assert abs(sum(r.category == category for r in reports) / n - share) <= 0.01
-    for group, share in demo.PUBLISHED_POSITION_SHARES.items():
+    for group, share in published.PUBLISHED_POSITION_SHARES.items():
         assert abs(sum(r.terlapor["position_group"] == group for r in reports) / n - share) <= 0.01
     provinces = defaultdict(int)
     regencies = defaultdict(int)
     for r in reports:
         provinces[r.region["province"]] += 1
         regencies[r.region["regency"]] += 1
-    assert sorted(provinces, key=provinces.get, reverse=True)[:5] == list(demo.PUBLISHED_2020_PROVINCES)
-    assert sorted(regencies, key=regencies.get, reverse=True)[:5] == list(demo.PUBLISHED_2020_REGENCIES)
+    assert sorted(provinces, key=provinces.get, reverse=True)[:5] == list(published.PUBLISHED_2020_PROVINCES)
+    assert sorted(regencies, key=regencies.get, reverse=True)[:5] == list(published.PUBLISHED_2020_REGENCIES)
 
 
 def test_every_pattern_occurs(pilkada_2020):
@@ -140,14 +140,14 @@ def test_actors_are_realistic(pilkada_2020):
 
 def test_refuses_a_second_run(pilkada_2020):
     app, _, _ = pilkada_2020
-    assert demo.has_demo_data(app, "pilkada-2020")
+    assert generator.has_demo_data(app, "pilkada-2020")
     with pytest.raises(InvalidField, match="already holds"):
-        demo.generate(app, "pilkada-2020", progress=False)
+        generator.generate(app, "pilkada-2020", progress=False)
 
 
 def test_pilkada_2024_as_of_4_december(tmp_path):
-    with Jejak(f"sqlite:///{tmp_path / 'jejak.db'}", clock=demo.DemoClock()) as app:
-        summary = demo.generate(app, "pilkada-2024", seed=1, scale=0.25, progress=False)
+    with Jejak(f"sqlite:///{tmp_path / 'jejak.db'}", clock=generator.DemoClock()) as app:
+        summary = generator.generate(app, "pilkada-2024", seed=1, scale=0.25, progress=False)
         cases = by_case(read_events(app))
     parts = summary["elections"]["pilkada-2024"]["published_parts"]
     assert len(cases) == round(1158 * 0.25)
@@ -156,7 +156,7 @@ def test_pilkada_2024_as_of_4_december(tmp_path):
     states = defaultdict(int)
     for events in cases.values():
         assert all(e.workflow_version == "bkn-2024@1" for e in events)
-        assert events[-1].timestamp <= demo.AS_OF_2024
+        assert events[-1].timestamp <= calibration.AS_OF_2024
         states[events[-1].state] += 1
     assert states["forwarded"] + states["under_commission_examination"] == parts["awaiting_bkn"]["cases"]
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from projections.schema import markdown
+from projections.read_model_docs import markdown
 
 
 def test_read_model_schema_doc_is_current():

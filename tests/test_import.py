@@ -69,8 +69,9 @@ def test_every_bad_row_is_reported_with_its_line(app, tmp_path):
         {**BASE, "name": "G", "nip": "123"},                                   # 9
         {**BASE, "name": "Good"},                                              # 10: fine
         {**BASE, "name": "Good"},                                              # 11: same row again
-        {**BASE, "name": "H", "reported_at": "2020-10-01", "election": "pilkada-2020",
-         **TO_SANCTION, "commission_actor": "bkn"},                            # 12: BKN acts in the KASN era
+        {**BASE, "name": "H", "reported_at": "2020-10-01", "election": "pilkada-2020",  # 12: BKN acts in the
+         "review_begun_at": "2020-10-02", "registered_at": "2020-10-03",               # KASN era, in 2020
+         "forwarded_at": "2020-10-05", "examination_begun_at": "2020-10-06", "commission_actor": "bkn"},
         {**BASE, "name": "I", "actor": "bawaslu:kab-dompu"},                   # 13: outside its region
     ]
     path = write_csv(tmp_path / "bad.csv", rows)
@@ -131,7 +132,7 @@ def first_id(app):
 
 def comparable(event) -> dict:
     data = {k: v for k, v in vars(event).items() if k not in ("originator_id", "timestamp", "reporter",
-                                                              "external_ref")}
+                                                              "external_ref", "imported_from")}
     return {"type": type(event).__name__, **data}
 
 
@@ -156,7 +157,9 @@ def test_imported_history_equals_live_commands(db_url, tmp_path):
         for trigger, actor, at, fields in steps:
             app.advance(case_id, trigger, actor, occurred_at=at, **fields)
         live = [comparable(e) for e in app.case_events(case_id)]
-    assert imported == live
+        origins = {e.imported_from["line"] for e in app.case_events(first_id(app))}
+    assert imported == live  # but for where the imported events came from (tests/test_imported_history.py)
+    assert origins == {2}
     assert [e["type"] for e in imported][-2:] == ["MarkedOverdue", "SanctionImposed"]
 
 

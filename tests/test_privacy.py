@@ -180,10 +180,10 @@ def test_a_case_saved_with_several_events_at_once_keeps_its_reporter_key(app):
 
 
 def test_demo_reporters_stay_readable(db_url):
-    from workflow import demo
+    from demo import generator
 
-    with Jejak(db_url, clock=demo.DemoClock()) as app:
-        demo.generate(app, "pilkada-2024", seed=2, scale=0.03, progress=False)
+    with Jejak(db_url, clock=generator.DemoClock()) as app:
+        generator.generate(app, "pilkada-2024", seed=2, scale=0.03, progress=False)
         ids = {n.originator_id for n in app.recorder.select_notifications(start=0, limit=5000)}
         sealed = [i for i in ids if app.get_case(i).reporter]
         assert sealed and all(app.reporter(i)["name"] for i in sealed)

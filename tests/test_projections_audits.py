@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from projections import audits
+from projections.places import with_names
 from tests.conftest import T0, WIB, report_fields
 
 NOW = datetime(2024, 11, 1, 0, 0, tzinfo=WIB)
@@ -205,7 +206,7 @@ def durations_from_stints(app, now, include_open: bool, by: list[str]):
     out[["cases", "with_deadline", "over_deadline"]] = out[["cases", "with_deadline", "over_deadline"]].astype("int64")
     out["share_over_deadline"] = (out["over_deadline"] / out["with_deadline"]).where(out["with_deadline"] > 0)
     out["stage"] = out["stage"].astype(str)
-    return pd.DataFrame(out)
+    return with_names(pd.DataFrame(out))
 
 
 @pytest.mark.parametrize("include_open", [False, True])
@@ -214,11 +215,11 @@ def test_stage_durations_from_the_summary_equal_those_from_every_stint(db_url, i
     case_summary keeps per stage give what the stints read from every event give."""
     import pandas as pd
 
-    from workflow import demo
+    from demo import generator
     from workflow.application import Jejak
 
     with Jejak(db_url) as app:
-        demo.generate(app, "all", seed=3, scale=0.05, progress=False)
+        generator.generate(app, "all", seed=3, scale=0.05, progress=False)
         stints = audits.case_summary_frame(app).filter(like="stints_")
         assert (stints > 1).any(axis=None), "no case went through a stage twice: a weak test"
         now = datetime(2021, 1, 15, tzinfo=WIB)  # cases of 2024 are "open" here too: any `now` must agree
@@ -247,8 +248,8 @@ def test_backdating_reports_the_flagged_events_own_columns(scenario, threshold_d
 def test_every_audit_gives_the_same_frame_through_the_helper_process_as_row_by_row(tmp_path, monkeypatch):
     """A large SQLite store is read through ADBC in a helper process, a small one row by row: on the demo's
     varied histories each audit gives the same frame either way, dtypes included."""
-    from projections import bulk
-    from workflow import demo
+    from projections import frames
+    from demo import generator
     from workflow.application import Jejak
 
     now = datetime(2021, 1, 15, tzinfo=WIB)
@@ -263,10 +264,10 @@ def test_every_audit_gives_the_same_frame_through_the_helper_process_as_row_by_r
         "case_event_frame": lambda app: audits.case_event_frame(app),
     }
     with Jejak(f"sqlite:///{tmp_path / 'jejak.db'}") as app:
-        demo.generate(app, "all", seed=3, scale=0.05, progress=False)
+        generator.generate(app, "all", seed=3, scale=0.05, progress=False)
         row_by_row = {name: run(app) for name, run in audits_to_run.items()}
-        monkeypatch.setattr(bulk, "ARROW_READER_MIN_EVENTS", 0)
-        monkeypatch.setattr(bulk, "_row_columns", lambda *args: pytest.fail("read row by row"))
+        monkeypatch.setattr(frames, "ARROW_READER_MIN_EVENTS", 0)
+        monkeypatch.setattr(frames, "_row_columns", lambda *args: pytest.fail("read row by row"))
         for name, run in audits_to_run.items():
             assert len(row_by_row[name]) > 0, f"{name}: an empty frame is a weak test"
             pd.testing.assert_frame_equal(run(app), row_by_row[name], obj=name)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from projections.case_event import CaseEvent
+from projections.case_event import CaseEventProjector
 from projections.readside import ReadSide
 from projections.tables import case_event, case_summary, projection_position
 from tests.conftest import T0, TO_RECOMMENDED, new_case, walk
@@ -90,7 +90,7 @@ def test_killed_catch_up_resumes_as_if_run_once(app, monkeypatch):
     _scenario(app)  # 30 events
     read_side = ReadSide(app, page_size=4)
     calls = {"n": 0}
-    original = CaseEvent.apply
+    original = CaseEventProjector.apply
 
     def dying(self, conn, events):
         calls["n"] += 1
@@ -98,14 +98,14 @@ def test_killed_catch_up_resumes_as_if_run_once(app, monkeypatch):
             raise RuntimeError("killed mid-way")
         return original(self, conn, events)
 
-    monkeypatch.setattr(CaseEvent, "apply", dying)
+    monkeypatch.setattr(CaseEventProjector, "apply", dying)
     with pytest.raises(RuntimeError):
         read_side.catch_up()
     with read_side.engine.connect() as conn:
         positions = dict(conn.execute(select(projection_position.c.projection, projection_position.c.position)).all())
         assert conn.execute(select(case_event)).all().__len__() == 8  # two pages committed, the third rolled back
     assert set(positions.values()) == {8}
-    monkeypatch.setattr(CaseEvent, "apply", original)
+    monkeypatch.setattr(CaseEventProjector, "apply", original)
     ReadSide(app, page_size=4).catch_up()
     resumed = ReadSide(app).snapshot()
     assert len(resumed["case_event"]) == 30

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import select, text
 
-from projections import bulk
-from projections.bulk import read_frame
+from projections import frames
+from projections.frames import read_frame
 from projections.readside import ReadSide
-from projections.tables import case_event, case_summary
+from projections.tables import UTCDateTime, case_event, case_summary
 from tests.conftest import T0, TO_RECOMMENDED, new_case, walk
 
 SANCTION = ("impose_sanction", "ppk:pemkab-bima", {"sanction": "written_reprimand", "decree_number": "800/1"})
@@ -26,7 +26,7 @@ def size(request, monkeypatch):
     """How an SQLite store is read: small, row by row; large (as from 100k events), through the helper process
     (PostgreSQL is read through ADBC either way)."""
     if request.param == "large":  # ("any": PostgreSQL, which does not look)
-        monkeypatch.setattr(bulk, "ARROW_READER_MIN_EVENTS", 0)
+        monkeypatch.setattr(frames, "ARROW_READER_MIN_EVENTS", 0)
     return request.param
 
 
@@ -38,7 +38,7 @@ EACH_STORE_AND_SIZE = pytest.mark.parametrize(
 
 
 def _forbid_rows(monkeypatch):
-    monkeypatch.setattr(bulk, "_row_columns", lambda *args: pytest.fail("read row by row"))
+    monkeypatch.setattr(frames, "_row_columns", lambda *args: pytest.fail("read row by row"))
 
 
 def _cases(app) -> None:
@@ -71,7 +71,7 @@ def test_read_frame_gives_sqlalchemys_values_and_inferred_dtypes(app, size, tabl
     inferred = pd.DataFrame(read_side.rows(query), columns=[c.name for c in table.columns])
     assert list(frame.columns) == list(inferred.columns)
     assert _values(frame) == _values(inferred)
-    times = [c.name for c in table.columns if isinstance(c.type, bulk.UTCDateTime)]
+    times = [c.name for c in table.columns if isinstance(c.type, UTCDateTime)]
     assert all(str(frame[name].dtype) == "datetime64[us, UTC]" for name in times)
     assert frame["version"].dtype == "int64"
 
@@ -96,7 +96,7 @@ def test_a_query_with_parameters_gives_sqlalchemys_rows(app, size, monkeypatch):
 
 
 def test_postgres_and_a_large_sqlite_store_are_read_through_adbc(app, monkeypatch):
-    monkeypatch.setattr(bulk, "ARROW_READER_MIN_EVENTS", 21)
+    monkeypatch.setattr(frames, "ARROW_READER_MIN_EVENTS", 21)
     _cases(app)
     read_side = ReadSide(app)
     _forbid_rows(monkeypatch)
@@ -107,8 +107,8 @@ def test_a_small_sqlite_store_is_read_row_by_row(tmp_path, monkeypatch):
     """Starting the helper process (~0.5 s) would cost more than it saves."""
     from workflow.application import Jejak
 
-    monkeypatch.setattr(bulk, "ARROW_READER_MIN_EVENTS", 22)
-    monkeypatch.setattr(bulk, "_adbc_sqlite", lambda *args: pytest.fail("read through the helper process"))
+    monkeypatch.setattr(frames, "ARROW_READER_MIN_EVENTS", 22)
+    monkeypatch.setattr(frames, "_adbc_sqlite", lambda *args: pytest.fail("read through the helper process"))
     with Jejak(f"sqlite:///{tmp_path / 'jejak.db'}") as app:
         _cases(app)
         assert len(read_frame(ReadSide(app), case_event)) == 21
@@ -118,7 +118,7 @@ def test_a_small_sqlite_store_is_read_row_by_row(tmp_path, monkeypatch):
 def test_an_sqlite_file_of_any_name_is_read_through_the_helper_process(tmp_path, monkeypatch, name):
     from workflow.application import Jejak
 
-    monkeypatch.setattr(bulk, "ARROW_READER_MIN_EVENTS", 0)
+    monkeypatch.setattr(frames, "ARROW_READER_MIN_EVENTS", 0)
     with Jejak(f"sqlite:///{tmp_path / name}") as app:
         _cases(app)
         _forbid_rows(monkeypatch)
@@ -173,6 +173,6 @@ def test_a_postgres_store_adbc_cannot_open_is_read_row_by_row(app, monkeypatch):
     read_side = ReadSide(app)
     query = select(case_event).order_by(case_event.c.notification_id)
     nowhere = "postgresql://postgres@127.0.0.1:1/nowhere"  # a real refusal from libpq, as for a wrong password
-    monkeypatch.setattr(bulk, "_adbc_postgres_pool", lambda uri: QueuePool(lambda: dbapi.connect(nowhere)))
+    monkeypatch.setattr(frames, "_adbc_postgres_pool", lambda uri: QueuePool(lambda: dbapi.connect(nowhere)))
     frame = read_frame(read_side, case_event, query)
     assert _values(frame) == _values(pd.DataFrame(read_side.rows(query), columns=list(frame.columns)))

@@ -18,7 +18,7 @@ from sqlalchemy import event
 from entrypoints.bootstrap import open_jejak
 from projections.catchup import catch_up_page, plan_as_lookups
 from projections.readside import ReadSide
-from workflow import demo
+from demo import generator
 
 WATCHED = {"case_event", "case_summary"}
 LAST_PAGE = 2000  # the events of the last weeks: many cases that began in earlier pages
@@ -82,8 +82,8 @@ def _explained_scans(read_side: ReadSide, statements) -> tuple[list[str], int]:
 
 
 def test_a_catch_up_of_interleaved_cases_looks_rows_up_by_index(db_url):
-    with open_jejak(db_url, clock=demo.DemoClock()) as app:
-        demo.generate(app, "pilkada-2020", seed=5, scale=1, progress=False)  # ~12k events of ~2k cases
+    with open_jejak(db_url, clock=generator.DemoClock()) as app:
+        generator.generate(app, "pilkada-2020", seed=5, scale=1, progress=False)  # ~12k events of ~2k cases
         events = app.recorder.max_notification_id()
         read_side = ReadSide(app)
         catch_up_page(app, read_side.engine, read_side.projectors, page_size=events - LAST_PAGE)

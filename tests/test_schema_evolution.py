@@ -1,5 +1,6 @@
 """Stored events written by an earlier version still load: `SanctionImposed` v1 had no `decree_date`,
-`Reported` v1 no filing deadline.
+`Reported` v1 no filing deadline, and no event before this version said whether it was imported
+(`imported_from`; see also tests/test_imported_history.py).
 
 `tests/fixtures/jejak-v1.db` was written by Jejak before v2 of that event (3 cases, 2 sanctioned) and is
 never modified: each test works on a copy.
@@ -39,7 +40,8 @@ def test_v1_events_load_through_the_upcaster(tmp_path):
                     decree_number="800/9/2024", decree_date="2024-10-19")
         assert app.get_case(open_case).sanction["decree_date"] == "2024-10-19"
         newest = app.recorder.select_notifications(start=1, limit=100)[-1]
-        assert b'"decree_date"' in newest.state and b'"class_version":2' in newest.state.replace(b" ", b"")
+        assert b'"decree_date"' in newest.state and b'"class_version":3' in newest.state.replace(b" ", b"")
+        assert app.mapper.to_domain_event(newest).imported_from is None  # v3: recorded live
 
 
 def test_reporter_data_recorded_in_clear_reads_and_refuses_erasure_clearly(tmp_path, capsys):

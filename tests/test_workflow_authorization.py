@@ -62,9 +62,10 @@ def test_ppk_of_another_agency_cannot_record_a_departure(app):
     ("bawaslu", "actor scope", "bawaslu acts within a jurisdiction and needs one (allowed: bawaslu:kab-bima"),
     ("bawaslu@andi", "actor scope", "needs one"),
     ("ppk", "actor scope", "(allowed: ppk:pemkab-bima)"),
-    ("ppk:bkd-bima", "actor scope", "not an agency code: 'bkd-bima' (allowed: pemprov-…, pemkab-…"),
-    ("ppk:pemkab", "actor scope", "not an agency code: 'pemkab'"),
-    ("bawaslu:bima", "actor scope", "not a region code: 'bima' (allowed: ri, prov-…, kab-…, kota-…)"),
+    ("ppk:bkd-bima", "actor scope", "unknown agency 'bkd-bima'; closest: pemkot-bima (Pemerintah Kota Bima)"),
+    ("ppk:pemkab", "actor scope", "unknown agency 'pemkab'"),
+    ("bawaslu:bima", "actor scope", "unknown region 'bima'; closest: kab-bima (Kabupaten Bima), kota-bima (Kota "
+                                    "Bima) (allowed: ri, a Kemendagri code (52, 52.06) or an alias"),
     ("bkn:Jakarta Pusat", "actor scope", "not a code"),
     ("BKN", "actor", "cannot read 'BKN' (allowed: ROLE[:SCOPE][@ID]"),
     ("", "actor", "cannot read ''"),

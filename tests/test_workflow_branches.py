@@ -100,7 +100,7 @@ def test_reject_in_bkn_2024_but_not_in_skb_2022(app):
     assert app.get_case(from_examination).state == "rejected"
 
     old_start = datetime(2022, 10, 1, 9, 0, tzinfo=WIB)
-    old = new_case(app, at=old_start, election="pilkada-2024")
+    old = new_case(app, at=old_start)
     assert app.get_case(old).era == "skb-2022"
     at = walk(app, old, TO_EXAMINATION + [("forward", BIMA, {}), ("begin_examination", "kasn", {})],
               start=old_start)

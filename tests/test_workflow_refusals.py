@@ -107,7 +107,7 @@ def test_missing_and_invalid_fields(app):
             recommend(track={"name": "discipline"}, sanction="written_reprimand"))
     refused(app, case_id, InvalidField, "urgency: not a field of recommend",
             recommend(track="discipline", sanction="written_reprimand", urgency="high"))
-    refused(app, case_id, InvalidField, "ppk: not an agency code: 'bkd-bima'",
+    refused(app, case_id, InvalidField, "ppk: unknown agency 'bkd-bima'; closest: pemkot-bima",
             recommend(track="discipline", sanction="written_reprimand", ppk="bkd-bima"))
     refused(app, case_id, InvalidField, "note: contains control characters",
             lambda: app.advance(case_id, "recommend", "bkn", occurred_at=at, note="a\x00b",
@@ -136,11 +136,11 @@ def test_invalid_report_fields_write_nothing(app):
     new_case(app)  # the store is not empty, so "nothing written" is a real comparison
     bad = [
         (dict(nip="123"), "nip: must be 18 digits"),
-        (dict(agency="dinas-bima"), "agency: not an agency code"),
-        (dict(province="ntb"), "province: not a region code"),
-        (dict(regency="prov-ntb"), "regency: not a region code"),
+        (dict(agency="dinas-bima"), "agency: unknown agency 'dinas-bima'"),
+        (dict(province="ntb"), "province: unknown province 'ntb'"),
+        (dict(regency="prov-ntb"), "regency: 'prov-ntb' is a province (Nusa Tenggara Barat), not a regency or city"),
         (dict(category="gossip"), "category: unknown value 'gossip'"),
-        (dict(election="pilpres-2024"), "election: cannot read 'pilpres-2024'"),
+        (dict(election="pilpres-2024"), "election: no election 'pilpres-2024' in the calendar; closest: pemilu-2024, pilkada-2024"),
         (dict(position_group=None), "position_group: required for report"),
         (dict(event_date="2024-13-01"), "event_date: not a date"),
         (dict(event_date="2024-10-02"), "event_date: 2024-10-02 is after the report itself"),

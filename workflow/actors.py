@@ -2,9 +2,10 @@
 
 An actor is written ``ROLE[:SCOPE][@ID]``: ``bawaslu:kab-bima@andi`` is officer *andi* of the Bawaslu of
 Bima regency, ``ppk:pemkab-bima`` the staffing authority of the Bima regency government, ``bkn`` the national
-civil-service agency, ``system`` the deadline clock. Scopes are short stable codes: ``ri`` (national),
-``prov-…`` (province), ``kab-…`` / ``kota-…`` (regency / city), and agency codes starting with their type
-(``pemprov-``, ``pemkab-``, ``pemkot-``, ``kementerian-``, ``lembaga-``).
+civil-service agency, ``system`` the deadline clock. Scopes are ``ri`` (national), a region of the official
+list (Kemendagri code or alias: ``52``, ``prov-ntb``, ``kab-bima``, ``kota-mataram``) or an agency of the official
+list (``pemprov-``, ``pemkab-``, ``pemkot-``, ``kementerian-``, ``lembaga-``), checked by `workflow.codes` and kept
+in canonical form.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from workflow import codes
 from workflow.definitions import AGENCY_TYPES, ROLES
 from workflow.errors import InvalidField, NotAuthorized
 
 CODE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-REGION_PREFIXES = ("prov-", "kab-", "kota-")
 _ACTOR = re.compile(r"^(?P<role>[a-z]+)(?::(?P<scope>[^@]+))?(?:@(?P<id>.+))?$")
 
 
@@ -33,7 +34,15 @@ class Actor:
             raise InvalidField("actor", f"cannot read {text!r}", allowed="ROLE[:SCOPE][@ID], e.g. bawaslu:kab-bima")
         actor = cls(match["role"], match["scope"], match["id"])
         actor.validate()
-        return actor
+        return actor.canonical()
+
+    def canonical(self) -> Actor:
+        """The same actor with its scope in canonical form (``pemkab-52.06`` is ``pemkab-bima``)."""
+        if self.role == "bawaslu" and self.scope not in (None, "ri"):
+            return Actor(self.role, codes.canonical_region(self.scope), self.id)
+        if self.role == "ppk" and self.scope is not None:
+            return Actor(self.role, codes.canonical_agency(self.scope), self.id)
+        return self
 
     def validate(self) -> None:
         if self.role not in ROLES:
@@ -63,21 +72,17 @@ class Actor:
         return self.role + (f":{self.scope}" if self.scope else "") + (f"@{self.id}" if self.id else "")
 
 
-def check_region(code: str, name: str, national_ok: bool = False, prefixes=REGION_PREFIXES) -> str:
+def check_region(code: str, name: str, national_ok: bool = False) -> str:
+    """A region code or alias of any period (an actor's scope), in canonical form."""
     if national_ok and code == "ri":
         return code
-    if not (isinstance(code, str) and CODE.match(code) and code.startswith(prefixes)):
-        allowed = ("ri, " if national_ok else "") + ", ".join(p + "…" for p in prefixes)
-        raise InvalidField(name, f"not a region code: {code!r}", allowed=allowed)
-    return code
+    allowed = "ri, " * national_ok + "a Kemendagri code (52, 52.06) or an alias (prov-ntb, kab-bima, kota-mataram)"
+    return codes.region(code, name, codes.ANY_REGION, allowed=allowed).alias
 
 
 def check_agency(code: str, name: str = "agency") -> str:
-    if not (isinstance(code, str) and CODE.match(code) and code.split("-", 1)[0] in AGENCY_TYPES
-            and "-" in code):
-        raise InvalidField(name, f"not an agency code: {code!r}",
-                           allowed=", ".join(f"{p}-…" for p in AGENCY_TYPES) + " (e.g. pemkab-bima)")
-    return code
+    """An agency code of any period, in canonical form."""
+    return codes.agency(code, name)
 
 
 def agency_type(code: str) -> str:
@@ -87,9 +92,13 @@ def agency_type(code: str) -> str:
 def covers(actor: Actor, province: str, regency: str | None, agencies: set[str]) -> bool:
     """Whether the actor's jurisdiction covers a case in this region, employed by one of these agencies."""
     if actor.role == "bawaslu":
-        return actor.scope in ("ri", province) or (regency is not None and actor.scope == regency)
+        if actor.scope == "ri":
+            return True
+        scope = codes.canonical_region(actor.scope)  # a case's region as reported, and as it lies today
+        return scope in {codes.canonical_region(province), codes.canonical_region(regency),
+                         codes.current_province(regency)}
     if actor.role == "ppk":
-        return actor.scope in agencies
+        return codes.canonical_agency(actor.scope) in {codes.canonical_agency(a) for a in agencies}
     return True  # national bodies, the reporter and the system clock
 
 

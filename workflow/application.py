@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
@@ -19,7 +19,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, InternalError, ProgrammingError
 
-from workflow import commands, privacy, rules
+from workflow import decisions, privacy, rules
 from workflow.actors import Actor, covers
 from workflow.case import Case
 from workflow.definitions import get_era
@@ -108,13 +108,20 @@ class Jejak(Application):
         return case.id
 
     def new_case(self, actor: ActorLike, *, occurred_at: datetime | None = None, era: str | None = None,
-                 note: str | None = None, era_reason: str | None = None, imported: bool = False,
-                 **fields: Any) -> Case:
-        """A validated, unsaved case (for batch paths that save many at once). `imported`: a row of an import,
-        which may name the era of a reporter's report."""
+                 note: str | None = None, era_reason: str | None = None, **fields: Any) -> Case:
+        """A validated, unsaved case (for batch paths that save many at once)."""
+        return self.decide_case(actor, fields, occurred_at=occurred_at, era=era, note=note, era_reason=era_reason)
+
+    def decide_case(self, actor: ActorLike, fields: Mapping[str, Any], *, occurred_at: datetime | None = None,
+                    era: str | None = None, note: str | None = None, era_reason: str | None = None,
+                    imported_from: dict | None = None) -> Case:
+        """`new_case` with the report's fields as one mapping, so that no field can pose as an option.
+        `imported_from`: the import row the report comes from ({"file", "sha256", "line"}, recorded on the
+        event); such a row may name the era of a reporter's report."""
         recorded_at = self.clock()
-        payload = commands.decide_report(as_actor(actor), occurred_at or recorded_at, recorded_at, fields,
-                                         self.settings, era, note, era_reason, imported)
+        payload = decisions.decide_report(as_actor(actor), occurred_at or recorded_at, recorded_at, fields,
+                                         self.settings, era, note, era_reason, imported_from is not None)
+        payload["imported_from"] = imported_from
         ref = payload["external_ref"]
         case_id = uuid5(EXTERNAL_REF_NAMESPACE, ref) if ref else uuid4()
         if payload["reporter"] is not None:
@@ -151,10 +158,16 @@ class Jejak(Application):
     def apply_trigger(self, case: Case, trigger: str, actor: ActorLike, *, occurred_at: datetime | None = None,
                       note: str | None = None, **fields: Any) -> None:
         """Decide and apply a trigger on a loaded case without saving it (for batch paths)."""
+        self.decide_trigger(case, trigger, actor, fields, occurred_at=occurred_at, note=note)
+
+    def decide_trigger(self, case: Case, trigger: str, actor: ActorLike, fields: Mapping[str, Any], *,
+                       occurred_at: datetime | None = None, note: str | None = None,
+                       imported_from: dict | None = None) -> None:
+        """`apply_trigger` with the trigger's fields as one mapping; `imported_from` as for `decide_case`."""
         recorded_at = self.clock()
-        event_class, payload = commands.decide(case, trigger, as_actor(actor), occurred_at or recorded_at,
+        event_class, payload = decisions.decide(case, trigger, as_actor(actor), occurred_at or recorded_at,
                                                recorded_at, fields, self.settings, note)
-        case.trigger_event(event_class, timestamp=recorded_at, **payload)
+        case.trigger_event(event_class, timestamp=recorded_at, imported_from=imported_from, **payload)
 
     def record_cases(self, *cases: Case) -> None:
         """Save several cases in one transaction: all of them or none."""
@@ -212,11 +225,11 @@ class Jejak(Application):
             raise JejakError("tick needs to know which cases are due: open the store with "
                              "entrypoints.bootstrap.open_jejak(), or pass Jejak(due_cases=…)")
         # a deadline is missed only once it is past: `now` is not in the future, nor before any case
-        now = commands.check_moment("now", now or self.clock(), self.clock(), self.settings)
+        now = decisions.check_moment("now", now or self.clock(), self.clock(), self.settings)
         marked = []
         for case_id in self.due_cases(now):
             case = self.get_case(case_id)
-            if not commands.facts(case, now, self.settings).deadline_passed or case.deadline_missed:
+            if not decisions.facts(case, now, self.settings).deadline_passed or case.deadline_missed:
                 continue  # the read model lagged; the aggregate is the authority
             if case.last_occurred_at > now:
                 continue  # its history is already past `now` (a tick for a past moment); a later tick marks it
@@ -272,13 +285,14 @@ class Jejak(Application):
         """What may happen next: the legal triggers now, narrowed to what this actor may fire."""
         case = self.get_case(case_id)
         era = get_era(case.era)
-        legal = rules.legal_triggers(era, case.state, commands.facts(case, self.clock(), self.settings))
+        legal = rules.legal_triggers(era, case.state, decisions.facts(case, self.clock(), self.settings))
         if actor is None:
             return legal
         actor = as_actor(actor)
         if not covers(actor, case.region["province"], case.region["regency"], case.agencies):
             return []
-        return [t for t in legal if actor.role in rules.roles_for(era, case.state, t)]
+        now = self.clock()
+        return [t for t in legal if decisions.may_act(era, case.state, t, actor.role, now, self.settings)]
 
 
 def _is_new(case: Case) -> bool:

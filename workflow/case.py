@@ -3,7 +3,9 @@
 Event bodies only assign what was decided; they never validate, because they run again on every replay and
 old history must not be re-judged by newer rules. Every event carries the actor, when it happened as stated
 (``occurred_at``), the workflow version it was decided under, the state it led to, and the deadline running
-after it (decided when its stage began). When it was recorded is the event's own ``timestamp``.
+after it (decided when its stage began). When it was recorded is the event's own ``timestamp``. An event written
+by `jejak import` says where it came from (``imported_from``: file name, the file's SHA-256, line number), so that
+audits can tell a migration of old spreadsheets from an officer recording late.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Case(Aggregate):
 
     class Event(Aggregate.Event):
         trigger: ClassVar[str]
+        class_version = 2  # v2 added imported_from (events of earlier versions were all recorded live)
 
         actor: dict[str, Any]
         occurred_at: datetime
@@ -35,6 +38,11 @@ class Case(Aggregate):
         deadline: str | None
         due_at: datetime | None
         note: str | None
+        imported_from: dict[str, Any] | None  # {"file", "sha256", "line"} of the row an import read it from
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["imported_from"] = None
 
         def apply(self, case: Case) -> None:
             if (self.deadline, self.due_at) != (case.deadline, case.due_at):
@@ -57,7 +65,7 @@ class Case(Aggregate):
         incident: dict[str, Any]  # description, place, date, witnesses, evidence
         reporter: dict[str, Any] | None  # {"subject", "sealed"}: encrypted under its own key (privacy.py)
         external_ref: str | None
-        class_version = 3  # v2 added the filing deadline, v3 the reason for an explicit era
+        class_version = 4  # v2 added the filing deadline, v3 the reason for an explicit era, v4 imported_from
         filing_deadline: str | None  # report_filing or finding_record, when the incident's date was given
         filing_due_at: datetime | None  # by when the report was due after the incident
         era_reason: str | None  # why another era than the one in force on the report's date; None: that one
@@ -69,6 +77,10 @@ class Case(Aggregate):
         @staticmethod
         def upcast_v2_v3(state: dict[str, Any]) -> None:
             state["era_reason"] = None  # an explicit era needed no reason before v3
+
+        @staticmethod
+        def upcast_v3_v4(state: dict[str, Any]) -> None:
+            state["imported_from"] = None
 
         def apply(self, case: Case) -> None:
             case.milestones = {}
@@ -141,7 +153,7 @@ class Case(Aggregate):
 
     class SanctionImposed(Event):
         trigger = "impose_sanction"
-        class_version = 2  # v2 added decree_date
+        class_version = 3  # v2 added decree_date, v3 imported_from
         track: str
         sanction: str
         decree_number: str
@@ -150,6 +162,10 @@ class Case(Aggregate):
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["decree_date"] = None  # not recorded before v2
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["imported_from"] = None
 
         def apply(self, case: Case) -> None:
             case.sanction = {"track": self.track, "sanction": self.sanction, "decree_number": self.decree_number,

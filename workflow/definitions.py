@@ -1,18 +1,19 @@
-"""The workflow of a complaint, as data, one definition per legal era.
+"""The workflow's vocabulary (states, stages, triggers, conditions, categories) and the legal eras loaded from
+their data files (`workflow/era_files/*.toml`, read by `workflow.eras`).
 
 An era's definition is a `transitions` table (trigger, source, dest) extended with who may fire each trigger,
 plus the stage deadlines and the sanction catalogues in force. Nothing here runs: `rules.py` builds the
-machines, `commands.py` consults them before any event is recorded.
+machines, `decisions.py` consults them before any event is recorded.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
 from datetime import date
+from functools import cache
 
-from workflow import sanctions
+from workflow.eras import COMMISSION, Deadline, Era, Vocabulary, era_files, load_eras  # noqa: F401 - re-exported
 from workflow.errors import InvalidField
-from workflow.sanctions import Sanction
 
 # States. `new` is the machine's initial pseudo-state: a case exists only once reported.
 NEW = "new"
@@ -51,101 +52,21 @@ STAGE_OF_STATE = {
     "overdue": "ppk_follow_up",
 }
 
-ROLES = ("reporter", "bawaslu", "kasn", "bkn", "ppk", "auditor", "system")
-COMMISSION = "commission"  # placeholder in the table: KASN until Aug 2024, BKN from Sept 2024
-
 PRE_PPK_OPEN = ["reported", "under_review", "awaiting_correction", "under_examination", "forwarded",
                 "under_commission_examination"]
 PPK_OPEN = ["recommended", "under_ppk_examination", "overdue"]
 
-# The lifecycle. `dest: None` is an internal transition: it records an event without changing state.
-# `conditions` / `unless` name facts of the case (see rules.CaseFacts); they are pure reads.
-LIFECYCLE = [
-    dict(trigger="report", source=NEW, dest="reported", roles=["reporter", "bawaslu"]),
-    dict(trigger="begin_review", source="reported", dest="under_review", roles=["bawaslu"]),
-    dict(trigger="request_correction", source="under_review", dest="awaiting_correction", roles=["bawaslu"]),
-    dict(trigger="submit_correction", source="awaiting_correction", dest="under_review", roles=["reporter"]),
-    dict(trigger="reject_registration", source=["under_review", "awaiting_correction"], dest="not_registered",
-         roles=["bawaslu"]),
-    dict(trigger="register", source="under_review", dest="under_examination", roles=["bawaslu"]),
-    dict(trigger="dismiss", source="under_examination", dest="dismissed", roles=["bawaslu"]),
-    dict(trigger="forward", source="under_examination", dest="forwarded", roles=["bawaslu"]),
-    dict(trigger="begin_examination", source="forwarded", dest="under_commission_examination",
-         roles=[COMMISSION]),
-    dict(trigger="return_to_bawaslu", source=["forwarded", "under_commission_examination"],
-         dest="under_examination", roles=[COMMISSION]),
-    dict(trigger="find_not_proven", source="under_commission_examination", dest="not_proven",
-         roles=[COMMISSION]),
-    dict(trigger="recommend", source="under_commission_examination", dest="recommended", roles=[COMMISSION]),
-    dict(trigger="begin_ppk_examination", source=["recommended", "overdue"], dest="under_ppk_examination",
-         roles=["ppk"]),
-    dict(trigger="impose_sanction", source=PPK_OPEN, dest="sanctioned", roles=["ppk"]),
-    dict(trigger="mark_overdue", source=["recommended", "under_ppk_examination"], dest="overdue",
-         roles=["system"], conditions="deadline_passed", unless="deadline_missed"),
-    dict(trigger="mark_overdue", source=["awaiting_correction", "under_examination", "forwarded",
-                                         "under_commission_examination", "overdue"], dest=None,
-         roles=["system"], conditions="deadline_passed", unless="deadline_missed"),
-    dict(trigger="block_personnel_data", source=PPK_OPEN, dest=None, roles=["bkn"],
-         unless="personnel_data_blocked"),
-    dict(trigger="unblock_personnel_data", source=PPK_OPEN + ["sanctioned", "departed", "cancelled"], dest=None,
-         roles=["bkn"], conditions="personnel_data_blocked"),
-    dict(trigger="escalate", source="overdue", dest=None, roles=[COMMISSION]),
-    dict(trigger="cancel", source=PRE_PPK_OPEN + PPK_OPEN, dest="cancelled", roles=["bawaslu", COMMISSION]),
-    dict(trigger="record_departure", source=PRE_PPK_OPEN + PPK_OPEN, dest="departed", roles=["ppk", "bkn"]),
-    # On the reporter's request, Bawaslu (which received the report) erases their personal data.
-    # Reports recorded before the data was sealed (an early version) hold it in clear: no key to destroy.
-    dict(trigger="erase_reporter", source=STATES[1:], dest=None, roles=["bawaslu"], conditions="has_reporter_data",
-         unless="reporter_data_in_clear"),
-    # An event stating a time that today's rules refuse (an older version took a report dated in year 1) is
-    # corrected by Bawaslu, which keeps the case file, with a new event: the history keeps both.
-    dict(trigger="correct_date", source=STATES[1:], dest=None, roles=["bawaslu"], conditions="has_time_out_of_range"),
-]
-
-# Seen in BKN's 2024 system: a complaint can be rejected outright at verification.
-BKN_2024_EXTRAS = [
-    dict(trigger="reject", source=["forwarded", "under_commission_examination"], dest="rejected",
-         roles=[COMMISSION]),
-]
-
-TRIGGERS = sorted({t["trigger"] for t in LIFECYCLE + BKN_2024_EXTRAS})
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """How long a stage may take. `days=None` means no deadline is published (off by default)."""
-
-    days: int | None
-    working_days: bool = False
-    party: str = ""  # the role that owes the next step
-    basis: str = ""
-    verified: bool = False
-
-    def describe(self) -> str:
-        if self.days is None:
-            return "none"
-        return f"{self.days} {'working ' if self.working_days else ''}days"
-
-
-# Deadline defaults (DOMAIN.md); every one can be overridden by a setting (settings.py).
-# `bawaslu_handling` differs by election kind, hence the suffixed keys.
-COMMON_DEADLINES = {
-    "report_filing": Deadline(7, party="reporter", basis="Perbawaslu 7/2022; UU 7/2017 Art. 454 (law: 7 working days)"),
-    "finding_record": Deadline(7, party="bawaslu", basis="UU 7/2017 Art. 454(5)", verified=True),
-    "correction": Deadline(3, party="reporter", basis="Bawaslu guidance"),
-    "bawaslu_handling.pemilu": Deadline(7, party="bawaslu", basis="UU 7/2017 Art. 454(7)-(8)", verified=True),
-    "bawaslu_handling.pilkada": Deadline(5, party="bawaslu", basis="UU 10/2016 Art. 134 (3 + 2 days)"),
-    "commission_examination": Deadline(None, party="kasn", basis="none published"),
-    "ppk_follow_up": Deadline(14, party="ppk", basis="SKB 2020/2022 (a 2020 statement says 10)"),
-}
-BKN_2024_DEADLINES = {
-    **COMMON_DEADLINES,
-    "commission_examination": Deadline(7, party="bkn", basis="BKN statement (task-force verification)",
-                                       verified=True),
-}
+# The triggers the code can record (each has its event class in workflow.case) and the facts of a case a rule
+# may test (workflow.rules.CaseFacts): an era file may use these and no others.
+TRIGGERS = ("report", "begin_review", "request_correction", "submit_correction", "reject_registration", "register",
+            "dismiss", "forward", "begin_examination", "return_to_bawaslu", "find_not_proven", "reject", "recommend",
+            "begin_ppk_examination", "impose_sanction", "mark_overdue", "block_personnel_data",
+            "unblock_personnel_data", "escalate", "cancel", "record_departure", "erase_reporter", "correct_date")
+CONDITIONS = ("deadline_passed", "deadline_missed", "personnel_data_blocked", "has_reporter_data",
+              "reporter_data_in_clear", "has_time_out_of_range")
 
 ESCALATION_TARGETS = ("president", "kemenpan-rb", "kemendagri")
 DEPARTURE_REASONS = ("left", "retired", "resigned")  # berhenti / pensiun / APS
-ELECTION_KINDS = ("pilkada", "pemilu")
 CATEGORIES = ("social_media", "partisan_activity", "photo_with_candidate", "declaration", "approaching_party",
               "other")
 POSITION_GROUPS = ("functional", "pelaksana", "jpt", "administrator", "pengawas", "non_asn", "other")
@@ -154,54 +75,22 @@ AGENCY_TYPES = {"pemprov": "province", "pemkab": "regency", "pemkot": "city", "k
                 "lembaga": "agency"}
 
 
-@dataclass(frozen=True)
-class Era:
-    """A legal era's workflow: the rule table, deadlines and sanctions in force from a date."""
-
-    id: str
-    title: str
-    effective_from: date
-    revision: int
-    commission: str  # the role that examines and recommends: kasn or bkn
-    discipline: dict[str, Sanction]
-    deadlines: dict[str, Deadline]
-    extra_transitions: list[dict] = field(default_factory=list)
-
-    @property
-    def version(self) -> str:
-        """The workflow version recorded on every event decided under this era."""
-        return f"{self.id}@{self.revision}"
-
-    @property
-    def transitions(self) -> list[dict]:
-        """The rule table with the commission placeholder resolved to this era's role."""
-        resolved = []
-        for row in LIFECYCLE + self.extra_transitions:
-            roles = [self.commission if r == COMMISSION else r for r in row["roles"]]
-            resolved.append({**row, "roles": roles})
-        return resolved
-
-    def sanctions(self, track: str) -> dict[str, Sanction]:
-        return {"ethics": sanctions.ETHICS, "discipline": self.discipline, "non_asn": sanctions.NON_ASN}[track]
-
-    @property
-    def all_sanctions(self) -> dict[str, Sanction]:
-        return {**sanctions.ETHICS, **self.discipline, **sanctions.NON_ASN}
+# The eras, from their data files (workflow/era_files, then JEJAK_ERAS_DIR): see workflow.eras.
+VOCABULARY = Vocabulary(states=tuple(STATES), triggers=TRIGGERS, conditions=CONDITIONS, initial=NEW)
+ERAS: dict[str, Era] = load_eras(era_files(os.environ.get("JEJAK_ERAS_DIR")), VOCABULARY)
+# Every role some era declares (the order of first declaration), for actors and the read side's categories.
+ROLES: list[str] = list(dict.fromkeys(role for era in ERAS.values() for role in era.roles))
 
 
-ERAS = {
-    era.id: era
-    for era in [
-        Era("skb-2020", "SKB 2020: BKN blocking introduced, PP 53/2010 sanctions, KASN recommends",
-            date(2020, 9, 10), 1, "kasn", sanctions.PP_53_2010, COMMON_DEADLINES),
-        Era("pp94-2021", "PP 94/2021 discipline catalogue, KASN recommends",
-            date(2021, 8, 31), 1, "kasn", sanctions.PP_94_2021, COMMON_DEADLINES),
-        Era("skb-2022", "SKB 2022 joint guidelines, PP 94/2021 sanctions, KASN recommends",
-            date(2022, 9, 22), 1, "kasn", sanctions.PP_94_2021, COMMON_DEADLINES),
-        Era("bkn-2024", "Post-KASN: BKN verifies within 7 days and recommends (UU 20/2023, Perpres 92/2024)",
-            date(2024, 9, 1), 1, "bkn", sanctions.PP_94_2021, BKN_2024_DEADLINES, BKN_2024_EXTRAS),
-    ]
-}
+def add_era_file(path) -> Era:
+    """Load one more era file into this process (a test's fixture; a deployment sets JEJAK_ERAS_DIR instead)."""
+    added = load_eras([path], VOCABULARY, ERAS)
+    ERAS.clear()
+    ERAS.update(added)
+    ROLES[:] = list(dict.fromkeys(role for era in ERAS.values() for role in era.roles))
+    return next(era for era in added.values() if era.source == str(path))
+
+
 TRACKS = ("ethics", "discipline", "non_asn")
 
 
@@ -214,11 +103,20 @@ EARLIEST_DATE = date(2019, 1, 1)
 def era_for(day: date) -> Era:
     """The era in force on a report's date. Reports before the first era fall under the first one
     (the 2020 regional-election complaints began in June 2020, before SKB 2020 was signed)."""
-    chosen = ERAS["skb-2020"]
-    for era in sorted(ERAS.values(), key=lambda e: e.effective_from):
+    ordered = sorted(ERAS.values(), key=lambda e: e.effective_from)
+    chosen = ordered[0]
+    for era in ordered:
         if era.effective_from <= day:
             chosen = era
     return chosen
+
+
+@cache
+def acting_for(era_id: str, trigger: str, role: str | None) -> str | None:
+    """The body that had ceased to act in whose place `role` fired `trigger` on a case of this era (kasn, when BKN
+    recommends on a KASN-era case from Sept 2024: see workflow.eras.Handover), else None."""
+    era = ERAS.get(era_id)  # an era this process does not load (JEJAK_ERAS_DIR elsewhere): shown as acted
+    return era.acting_for(trigger, role) if era is not None else None
 
 
 def get_era(era_id: str) -> Era:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from workflow.actors import agency_type, check_agency, check_region
-from workflow.definitions import (CATEGORIES, DEPARTURE_REASONS, ELECTION_KINDS, ESCALATION_TARGETS,
-                                  POSITION_GROUPS, TRACKS)
+from workflow import codes
+from workflow.actors import agency_type
+from workflow.definitions import CATEGORIES, DEPARTURE_REASONS, ESCALATION_TARGETS, POSITION_GROUPS, TRACKS
 from workflow.errors import InvalidField
 
 MAX_TEXT = 2000
 _NIP = re.compile(r"^\d{18}$")
-_ELECTION = re.compile(r"^(?P<kind>[a-z]+)-(?P<year>\d{4})$")
 # Control characters other than tab and newline: C0, DEL and C1 (U+009B is a terminal's escape too), and the
 # invisible direction overrides that make text display other than it reads ("Trojan source").
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -31,11 +31,13 @@ REPORT_FIELDS = {
     "nip": (False, "civil-servant number, 18 digits (none for non-ASN staff)"),
     "position": (False, "position title"),
     "position_group": (True, "one of: " + ", ".join(POSITION_GROUPS)),
-    "agency": (True, "employing agency code, e.g. pemkab-bima"),
-    "province": (True, "province code, e.g. prov-ntb"),
-    "regency": (False, "regency/city code, e.g. kab-bima or kota-mataram"),
+    "agency": (True, "employing agency code, e.g. pemkab-bima or kementerian-agama"),
+    "province": (True, "province: Kemendagri code or alias, e.g. 52 or prov-ntb"),
+    "regency": (False, "regency/city: Kemendagri code or alias, e.g. 52.06, kab-bima or kota-mataram"),
     "category": (True, "one of: " + ", ".join(CATEGORIES)),
-    "election": (True, "kind-year, e.g. pilkada-2020 or pemilu-2024"),
+    "election": (True, "an election of the calendar, e.g. pilkada-2020 or pemilu-2024"),
+    "election_reason": (False, "why a Bawaslu finding concerns the election although its date is outside the "
+                               "election's window"),
     "description": (False, "what happened"),
     "place": (False, "where it happened"),
     "event_date": (False, "when it happened or became known (YYYY-MM-DD)"),
@@ -102,14 +104,6 @@ def check_keys(fields: Mapping[str, Any], known: Mapping[str, tuple[bool, str]],
         raise InvalidField(", ".join(missing), f"required for {what}")
 
 
-def parse_election(value: Any) -> dict[str, Any]:
-    match = _ELECTION.match(value) if isinstance(value, str) else None
-    if not match or match["kind"] not in ELECTION_KINDS or not 2000 <= int(match["year"]) <= 2100:
-        raise InvalidField("election", f"cannot read {value!r}",
-                           allowed="kind-year with kind " + " or ".join(ELECTION_KINDS) + ", e.g. pilkada-2020")
-    return {"kind": match["kind"], "year": int(match["year"])}
-
-
 def parse_date(name: str, value: Any) -> str | None:
     if value in (None, ""):
         return None
@@ -119,14 +113,17 @@ def parse_date(name: str, value: Any) -> str | None:
         raise InvalidField(name, f"not a date: {value!r}", allowed="YYYY-MM-DD") from None
 
 
-def report_parts(fields: Mapping[str, Any], reporter_required: bool) -> dict[str, Any]:
-    """Validate a report's flat fields and group them as the `Reported` event records them."""
+def report_parts(fields: Mapping[str, Any], reporter_required: bool, on: date,
+                 elections_file: Path | None = None) -> dict[str, Any]:
+    """Validate a report's flat fields (its codes as they stood on its date, `on`) and group them as the
+    `Reported` event records them. The election's window is the command's to check (`commands.decide_report`)."""
     check_keys(fields, REPORT_FIELDS, "report")
     nip = fields.get("nip")
     if nip not in (None, "") and not (isinstance(nip, str) and _NIP.match(nip)):
         raise InvalidField("nip", f"must be 18 digits, got {nip!r}")
-    agency = check_agency(fields["agency"])
+    agency = codes.agency(fields["agency"], on=on)
     regency = fields.get("regency") or None
+    election = codes.election(fields["election"], elections_file)
     reporter = {
         "name": optional_text("reporter_name", fields.get("reporter_name"), 200),
         "contact": optional_text("reporter_contact", fields.get("reporter_contact"), 200),
@@ -143,12 +140,9 @@ def report_parts(fields: Mapping[str, Any], reporter_required: bool) -> dict[str
             "agency": agency,
             "agency_type": agency_type(agency),
         },
-        "region": {
-            "province": check_region(fields["province"], "province", prefixes=("prov-",)),
-            "regency": check_region(regency, "regency", prefixes=("kab-", "kota-")) if regency else None,
-        },
+        "region": codes.report_region(fields["province"], regency, on),
         "category": choice("category", fields["category"], CATEGORIES),
-        "election": parse_election(fields["election"]),
+        "election": {"kind": election.kind, "year": election.year},
         "incident": {
             "description": optional_text("description", fields.get("description")),
             "place": optional_text("place", fields.get("place"), 500),

@@ -5,10 +5,10 @@ Run ``python -m workflow.matrix`` to print it as Markdown.
 
 from __future__ import annotations
 
-from workflow.definitions import BKN_2024_EXTRAS, ERAS, LIFECYCLE
+from workflow.definitions import ERAS
 
-# Lifecycle order, each trigger once.
-TRIGGER_ORDER = list(dict.fromkeys(row["trigger"] for row in LIFECYCLE + BKN_2024_EXTRAS))
+# Lifecycle order (as the era files write it), each trigger once.
+TRIGGER_ORDER = list(dict.fromkeys(row["trigger"] for era in ERAS.values() for row in era.table))
 
 
 def roles_by_trigger(era_id: str) -> dict[str, list[str]]:

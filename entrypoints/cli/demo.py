@@ -1,4 +1,4 @@
-"""`jejak demo`: fill the store with the calibrated synthetic dataset (workflow.demo) and summarize it."""
+"""`jejak demo`: fill the store with the calibrated synthetic dataset (the demo package) and summarize it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from entrypoints.bootstrap import open_jejak
-from workflow.demo import ELECTIONS, DemoClock, DemoPresent, generate, print_summary
+from demo.generator import ELECTIONS, DemoClock, DemoPresent, generate
+from demo.summary import print_summary
 
 
 def register(subparsers) -> None:

@@ -12,7 +12,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from entrypoints.views import event_row, parse_when, to_jsonable
+from entrypoints.views import event_row, origin_text, parse_when, to_jsonable
 from workflow.definitions import ERAS, STATES, TRIGGERS
 from workflow.errors import InvalidField, JejakError
 from workflow.fields import REPORT_FIELDS
@@ -136,15 +136,24 @@ def cmd_erase_reporter(args) -> int:
 def cmd_show(args) -> int:
     with open_app(args) as app:
         events = app.case_events(args.case)
-        if args.as_of is not None:
-            cutoff = parse_when(args.as_of, "--as-of")
-            events = [e for e in events if e.occurred_at <= cutoff]
-    rows = [event_row(e) for e in events]
-    if args.json:
-        print_json(rows)
-    else:
-        print_table(rows, ["version", "trigger", "state", "occurred_at", "recorded_at", "actor", "details", "note"])
+        if args.as_of is not None:  # a date: the whole of that local day, as the audits read it
+            from projections.cutoffs import happened_by
+
+            events = happened_by(events, args.as_of, app, "--as-of")
+    print_history([event_row(e) for e in events], args.json)
     return 0
+
+
+def print_history(rows: list[dict], as_json: bool) -> None:
+    """A case's history (`jejak show`, locally or over `--server`): JSON, or a table with the import's
+    file, line and SHA-256 when any event was imported."""
+    if as_json:
+        print_json(rows)
+        return
+    columns = ["version", "trigger", "state", "occurred_at", "recorded_at", "actor", "details", "note"]
+    if any(row.get("imported_from") for row in rows):
+        columns.append("imported_from")
+    print_table([{**row, "imported_from": origin_text(row.get("imported_from"))} for row in rows], columns)
 
 
 def cmd_cases(args) -> int:
@@ -266,7 +275,8 @@ def build_parser(command: str | None = None, remote: bool = False) -> argparse.A
 
     p = sub.add_parser("show", parents=[common], help="a case's history, one row per event")
     p.add_argument("case")
-    p.add_argument("--as-of", help="only what had happened by this time")
+    p.add_argument("--as-of", help="only what had happened by then: a date means the end of that local day, "
+                                   "a time is inclusive (as the audits' --as-of)")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("cases", parents=[common], help="list cases")

@@ -51,6 +51,8 @@ def register(subparsers) -> None:
     a.add_argument("--now", metavar="DATETIME", help="the moment to judge deadlines at (default: now)")
     a.add_argument("--threshold", type=float, metavar="DAYS", help="backdating: lag threshold in days (default 7)")
     a.add_argument("--include-open", action="store_true", help="stage_durations: count open stints up to now")
+    a.add_argument("--include-imported", action="store_true",
+                   help="backdating: also list history brought in by `jejak import` (apart, as imported_…)")
     a.set_defaults(func=cmd_audit)
 
     v = subparsers.add_parser("verify", help="check the events against the hash chain (tamper evidence)",
@@ -103,7 +105,8 @@ def cmd_audit(args) -> int:
     from entrypoints.audit import audit_options, run_audit
 
     options = audit_options(args.name, by=args.by, as_of=args.as_of, recorded=args.recorded, now=args.now,
-                            threshold=args.threshold, include_open=args.include_open)
+                            threshold=args.threshold, include_open=args.include_open,
+                            include_imported=args.include_imported)
     if getattr(args, "json", False) and args.csv:
         raise InvalidField("--json/--csv", "choose one")
     if args.name == "personal_data_access":

@@ -75,14 +75,13 @@ def cmd_advance(client, args) -> int:
 
 
 def cmd_show(client, args) -> int:
-    from entrypoints.cli.main import print_json, print_table
+    from entrypoints.cli.main import print_history
 
-    rows = client.case_events(args.case, as_of=parse_when(args.as_of, "--as-of"))
-    if args.json:
-        print_json(rows)
-    else:
-        print_table([_times(r) for r in rows],
-                    ["version", "trigger", "state", "occurred_at", "recorded_at", "actor", "details", "note"])
+    as_of = args.as_of  # a date goes as it is (the server reads it as the end of that local day)
+    if as_of is not None and len(as_of.strip()) != 10:
+        as_of = parse_when(as_of, "--as-of")
+    rows = client.case_events(args.case, as_of=as_of)
+    print_history(rows if args.json else [_times(r) for r in rows], args.json)
     return 0
 
 
@@ -124,11 +123,13 @@ def cmd_audit(client, args) -> int:
     from entrypoints.cli.readside import print_frame
 
     audit_options(args.name, by=args.by, as_of=args.as_of, recorded=args.recorded, now=args.now,
-                  threshold=args.threshold, include_open=args.include_open)  # refused here as locally
+                  threshold=args.threshold, include_open=args.include_open,
+                  include_imported=args.include_imported)  # refused here as locally
     if getattr(args, "json", False) and args.csv:
         raise InvalidField("--json/--csv", "choose one")
     frame = client.audit(args.name, by=args.by, as_of=args.as_of, recorded=args.recorded, now=args.now,
-                         threshold=args.threshold, include_open=args.include_open)
+                         threshold=args.threshold, include_open=args.include_open,
+                         include_imported=args.include_imported)
     print_frame(frame, args)
     return 0
 

@@ -24,10 +24,10 @@ def audit(name: str, principal: ReaderDep, server: ServerDep,
           by: Annotated[list[str] | None, Query(description="group by (repeatable)")] = None,
           as_of: Annotated[list[str] | None, Query(description="funnel/portfolio dates (repeatable)")] = None,
           recorded: bool = False, now: str | None = None, threshold: float | None = None,
-          include_open: bool = False, accept: Annotated[str | None, Header()] = None,
-          min_position: MinPosition = None):
+          include_open: bool = False, include_imported: bool = False,
+          accept: Annotated[str | None, Header()] = None, min_position: MinPosition = None):
     options = audit_options(name, by=by, as_of=as_of, recorded=recorded, now=now, threshold=threshold,
-                            include_open=include_open, flag="")
+                            include_open=include_open, include_imported=include_imported, flag="")
     if threshold is not None and not threshold >= 0:
         raise InvalidField("threshold", f"must be 0 or more days, got {threshold}")
     if name == "personal_data_access" and not (principal.actor.role == "auditor" or

@@ -16,6 +16,7 @@ from entrypoints.api.schemas import CaseState, ReportIn, TriggerIn, Triggers, re
 from entrypoints.auth import Principal
 from entrypoints.problems import BadRequest, StaleVersion
 from entrypoints.views import event_row, parse_when, to_jsonable
+from projections.cutoffs import happened_by
 from workflow.actors import Actor, covers
 from workflow.application import Jejak
 from workflow.errors import ConcurrentUpdate, InvalidField, NotAuthorized
@@ -135,11 +136,11 @@ def get_case(case_id: str, principal: ReaderDep, server: ServerDep, response: Re
 
 @router.get("/{case_id}/events", summary="The case's history, one row per event, like `jejak show`")
 def events(case_id: str, principal: ReaderDep, server: ServerDep,
-           as_of: Annotated[str | None, Query(description="only what had happened by then (ISO)")] = None):
+           as_of: Annotated[str | None, Query(description="only what had happened by then (ISO; a date means the "
+                                                           "end of that local day, as the audits)")] = None):
     history = server.app.case_events(case_id)
     if as_of is not None:
-        cutoff = parse_when(as_of, "as_of")
-        history = [e for e in history if e.occurred_at <= cutoff]
+        history = happened_by(history, as_of, server.app, "as_of")
     return to_jsonable([event_row(e) for e in history])
 
 

@@ -11,12 +11,14 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 
-from workflow import rules
-from workflow.actors import Actor, check_agency, require_jurisdiction
+from reference.elections import calendar
+from workflow import codes, rules
+from workflow.actors import Actor, require_jurisdiction
 from workflow.case import EVENT_FOR_TRIGGER, Case
 from workflow.definitions import (DEPARTURE_REASONS, ESCALATION_TARGETS, FINAL_STATES, NEW, STAGE_OF_STATE,
                                   TRACKS, TRIGGERS,
                                   Era, era_for, get_era)
+from workflow.eras import Handover
 from workflow.errors import IllegalTransition, InvalidField, NotAuthorized
 from workflow.fields import TRIGGER_FIELDS, check_keys, choice, optional_text, parse_date, report_parts, text
 from workflow.settings import Settings
@@ -66,11 +68,34 @@ def check_time(occurred_at: datetime, recorded_at: datetime, not_before: datetim
     return occurred_at
 
 
-def _authorize(era: Era, state: str, trigger: str, actor: Actor) -> None:
-    allowed = rules.roles_for(era, state, trigger)
-    if actor.role not in allowed:
-        raise NotAuthorized(f"role {actor.role!r} may not {trigger} under {era.version}; "
-                            f"allowed roles: {', '.join(sorted(allowed))}")
+def acting_roles(era: Era, roles: frozenset[str], day: date, settings: Settings
+                 ) -> tuple[frozenset[str], dict[str, Handover]]:
+    """Who may act on `day`, of the roles the era's table gives: a body that ceased to act by then is replaced
+    by the one that took over its pending cases. Also returns the handovers in force (ended role -> handover)."""
+    ended = {h.role: h for h in era.handovers if day >= settings.handover_day(h)}
+    acting = frozenset(ended[role].to if role in ended else role for role in roles)
+    return acting, ended
+
+
+def may_act(era: Era, state: str, trigger: str, role: str, at: datetime, settings: Settings) -> bool:
+    """Whether `role` may fire `trigger` from `state` at `at` (the date of the act decides who exists)."""
+    day = at.astimezone(settings.zone).date()
+    return role in acting_roles(era, rules.roles_for(era, state, trigger), day, settings)[0]
+
+
+def _authorize(era: Era, state: str, trigger: str, actor: Actor, at: datetime, settings: Settings) -> None:
+    day = at.astimezone(settings.zone).date()
+    table_roles = rules.roles_for(era, state, trigger)
+    allowed, ended = acting_roles(era, table_roles, day, settings)
+    if actor.role in allowed:
+        return
+    if actor.role in ended and actor.role in table_roles:
+        handover = ended[actor.role]
+        raise NotAuthorized(f"role {actor.role!r} may not {trigger} on {day}: it ceased to act on "
+                            f"{settings.handover_day(handover)} ({handover.basis}); {handover.to} acts on the "
+                            f"{era.id} cases it left pending")
+    raise NotAuthorized(f"role {actor.role!r} may not {trigger} under {era.version}"
+                        f"{f' on {day}' if allowed != table_roles else ''}; allowed roles: {', '.join(sorted(allowed))}")
 
 
 def _deadline_after(case: Case | None, era: Era, dest: str, occurred_at: datetime, election_kind: str,
@@ -98,8 +123,11 @@ def decide_report(actor: Actor, occurred_at: datetime, recorded_at: datetime, fi
     """The `Reported` event's fields for a new case, or a refusal."""
     check_time(occurred_at, recorded_at, None, settings)
     era, era_reason = _era(actor, occurred_at.astimezone(settings.zone).date(), era_id, era_reason, imported)
-    _authorize(era, NEW, "report", actor)
-    parts = report_parts(fields, reporter_required=actor.role == "reporter")
+    _authorize(era, NEW, "report", actor, occurred_at, settings)
+    day = occurred_at.astimezone(settings.zone).date()
+    parts = report_parts(fields, reporter_required=actor.role == "reporter", on=day,
+                         elections_file=settings.elections_file)
+    parts["election"] = _election_in_window(fields, day, actor, settings)
     region = parts["region"]
     require_jurisdiction(actor, "(new)", region["province"], region["regency"], {parts["terlapor"]["agency"]})
     incident_date = check_day("event_date", parts["incident"]["date"], settings)
@@ -112,6 +140,31 @@ def decide_report(actor: Actor, occurred_at: datetime, recorded_at: datetime, fi
         deadline=None, due_at=None, note=optional_text("note", note), era=era.id, era_reason=era_reason,
         source=source, filing_deadline=filing_deadline, filing_due_at=filing_due_at, **parts,
     )
+
+
+def _election_in_window(fields: Mapping[str, Any], day: date, actor: Actor, settings: Settings) -> dict[str, Any]:
+    """The report's election, whose window (``JEJAK_ELECTION_WINDOW_START``, ``JEJAK_ELECTION_WINDOW_DAYS``) must
+    hold the report's date; outside it only a Bawaslu finding may record it, with its reason, which the event
+    carries (``election.override``)."""
+    election = codes.election(fields["election"], settings.elections_file)
+    start, end = election.window(settings.election_window_start, settings.election_window_days)
+    why = optional_text("election_reason", fields.get("election_reason"), 500)
+    recorded = {"kind": election.kind, "year": election.year}
+    if start <= day <= end:
+        if why:
+            raise InvalidField("election_reason", f"given, but {day} is within {election.id}'s window "
+                                                  f"({start} to {end})")
+        return recorded
+    around = [e.id for e in calendar(settings.elections_file).by_id.values()
+              if e.holds(day, settings.election_window_start, settings.election_window_days)]
+    outside = f"{day} is outside {election.id}'s window ({start} to {end})"
+    if actor.role != "bawaslu":
+        raise InvalidField("election", f"{outside}: is it the right election?",
+                           allowed=", ".join(around) or f"no election's window holds {day}")
+    if not why:
+        raise InvalidField("election_reason", f"required for a finding whose date {outside}: say why",
+                           allowed="e.g. --election-reason 'a re-vote ordered by the Constitutional Court'")
+    return {**recorded, "override": why}
 
 
 def _era(actor: Actor, day: date, era_id: Any, reason: Any, imported: bool) -> tuple[Era, str | None]:
@@ -159,7 +212,7 @@ def decide(case: Case, trigger: str, actor: Actor, occurred_at: datetime, record
                                 closed=case.state in FINAL_STATES)
     check_time(occurred_at, recorded_at, case.last_occurred_at, settings)
     dest = rules.destination(era, case.state, trigger, facts(case, occurred_at, settings), case.id)
-    _authorize(era, case.state, trigger, actor)
+    _authorize(era, case.state, trigger, actor, occurred_at, settings)
     check_keys(fields, TRIGGER_FIELDS.get(trigger, {}), trigger)
     if trigger == "correct_date" and not optional_text("note", note):
         raise InvalidField("note", "a correction needs its reason", allowed="e.g. --note 'the form says 2024'")
@@ -184,13 +237,15 @@ def facts(case: Case, at: datetime, settings: Settings | None = None) -> rules.C
 
 def _trigger_fields(case: Case, era: Era, trigger: str, fields: Mapping[str, Any], occurred_at: datetime,
                     settings: Settings) -> dict[str, Any]:
-    if trigger == "forward":
-        return {"to": era.commission}
+    if trigger == "forward":  # to the commission that exists on the day (BKN for a KASN-era case from Sept 2024)
+        day = occurred_at.astimezone(settings.zone).date()
+        return {"to": next(iter(acting_roles(era, frozenset([era.commission]), day, settings)[0]))}
     if trigger == "recommend":
         track = choice("track", fields["track"], TRACKS)
         catalogue = era.sanctions(track)
         return {"track": track, "sanction": choice("sanction", fields["sanction"], catalogue),
-                "ppk": check_agency(fields.get("ppk") or case.terlapor["agency"], "ppk")}
+                "ppk": codes.agency(fields["ppk"], "ppk", on=occurred_at.astimezone(settings.zone).date())
+                if fields.get("ppk") else case.terlapor["agency"]}  # an addressed PPK exists that day
     if trigger == "impose_sanction":
         sanction = choice("sanction", fields["sanction"], era.all_sanctions)
         decree_date = check_day("decree_date", parse_date("decree_date", fields.get("decree_date")), settings)

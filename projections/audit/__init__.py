@@ -1,0 +1,1 @@
+"""The accountability audits, one a module; `projections.audits` gathers them by name."""
