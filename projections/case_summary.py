@@ -144,7 +144,8 @@ class CaseSummaryProjector:
         receiver = role if acting_for(row["era"], event.trigger, role) else None  # acting for a body that ended
         if isinstance(event, Case.Forwarded):
             row["commission"] = event.to
-            if event.to != era_commission(row["era"]):  # forwarded to the body that took over
+            commission = era_commission(row["era"])
+            if commission is not None and event.to != commission:  # forwarded to the body that took over
                 receiver = event.to
         elif isinstance(event, Case.Recommended):
             level, severity = sanction_info(row["era"], event.sanction)

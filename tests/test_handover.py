@@ -94,3 +94,11 @@ def test_the_overdue_audit_names_the_body_that_took_over(db_url):
         after = overdue(app, now=_at(9, 2)).set_index("case_id").loc[str(case_id)]
     assert before["responsible"] == "kasn" and pd.isna(before["handover"])
     assert after["responsible"] == "bkn" and after["handover"] == "kasn -> bkn on 2024-09-01"
+
+
+def test_jejak_workflow_shows_the_handover_by_the_setting(monkeypatch, capsys):
+    monkeypatch.setenv("JEJAK_HANDOVER_KASN", "2024-09-16")
+    assert cli.main(["workflow", "--era", "skb-2022"]) == 0
+    assert "kasn  bkn  2024-09-16  UU 20/2023" in capsys.readouterr().out
+    assert cli.main(["workflow", "--era", "bkn-2024", "--json"]) == 0
+    assert '"handovers": []' in capsys.readouterr().out  # KASN has no part in the BKN era's table

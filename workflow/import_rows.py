@@ -170,13 +170,12 @@ class ActorCache:
         return actor
 
 
-def build_case(app, plan: RowPlan, actors: ActorCache, origin: dict[str, Any] | None = None):
+def build_case(app, plan: RowPlan, actors: ActorCache, origin: dict[str, Any]):
     """Drive the row's commands on a new, unsaved case; raises the first refusal (a JejakError). `origin`
     ({"file", "sha256", "line"}) is recorded on every event, so that audits tell imported history from live
     recording."""
     from workflow.definitions import get_era
 
-    origin = origin or {"file": None, "sha256": None, "line": None}
     region = plan.fields.get("regency") or plan.fields.get("province")
     bawaslu = plan.actors.get("bawaslu_actor") or f"bawaslu:{region}"
     report_actor = plan.report_actor or ("reporter" if plan.fields.get("reporter_name") else bawaslu)

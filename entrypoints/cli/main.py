@@ -212,14 +212,20 @@ def cmd_workflow(args) -> int:
             for t in era.transitions]
     deadlines = [{"deadline": name, "due": (settings.deadline(era, name) or d).describe(), "party": d.party,
                   "basis": d.basis, "verified": d.verified} for name, d in era.deadlines.items()]
+    handovers = [{"role": h.role, "to": h.to, "on": settings.handover_day(h), "basis": h.basis}
+                 for h in era.handovers if h.role in {r for row in era.transitions for r in row["roles"]}]
     if args.json:
         print_json({"era": era.id, "version": era.version, "transitions": rows, "deadlines": deadlines,
-                    "sanctions": {code: vars(s) for code, s in era.all_sanctions.items()}})
+                    "handovers": handovers, "sanctions": {code: vars(s) for code, s in era.all_sanctions.items()},
+                    "source": era.source})
     else:
         print(f"{era.version}: {era.title}\n")
         print_table(rows, ["trigger", "to", "roles", "from"])
         print()
         print_table(deadlines, ["deadline", "due", "party", "verified", "basis"])
+        if handovers:  # bodies that ceased to act: by the date of the act, another does what the table says
+            print()
+            print_table(handovers, ["role", "to", "on", "basis"])
     return 0
 
 
