@@ -8,6 +8,8 @@ COPY pyproject.toml README.md ./
 COPY workflow ./workflow
 COPY projections ./projections
 COPY entrypoints ./entrypoints
+COPY demo ./demo
+COPY reference ./reference
 RUN pip install . && useradd --system --uid 10001 jejak
 USER jejak
 EXPOSE 8000

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pandas as pd
 from sqlalchemy import func, select
 
-from projections.audits import FUNNEL_STEPS, _cutoff, _sql_before, _summary, read_side
+from projections.audit.common import FUNNEL_STEPS, _cutoff, _sql_before, _summary, read_side
 from projections.tables import case_event, case_summary, event_chain
 
 
@@ -73,7 +73,7 @@ def cumulative_curve(source, election: str, until: date | None = None, points: i
 def agency_cases(source, ppk: str, now=None) -> pd.DataFrame:
     """The cases addressed to one PPK (recommended to it, or of its staff): state, open or not, days since
     the report (to `now` or the close), the running deadline. Oldest report first."""
-    from projections.audits import _now
+    from projections.audit.common import _now
 
     rs = read_side(source)
     c = case_summary.c

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from entrypoints.bootstrap import open_jejak
 from projections.readside import ReadSide
-from workflow.demo import DemoClock, generate
+from demo.generator import DemoClock, generate
 
 WIB = timezone(timedelta(hours=7))
 PLANTED = {"name": "Planted Pegawai Rahasia", "nip": "199912312020121999", "reporter_name": "Pelapor Tertanam",
