@@ -13,7 +13,7 @@ from demo.generator import DemoClock, generate
 
 WIB = timezone(timedelta(hours=7))
 PLANTED = {"name": "Planted Pegawai Rahasia", "nip": "199912312020121999", "reporter_name": "Pelapor Tertanam",
-           "description": "<script>alert(1)</script>", "agency": "pemkab-tertanam", "note": "<b>catatan</b>"}
+           "description": "<script>alert(1)</script>", "agency": "pemkab-kepulauan-anambas", "note": "<b>catatan</b>"}
 SCRIPT = PLANTED["description"]
 
 
