@@ -20,12 +20,15 @@ are skipped, and the recorder takes its lock through the function when the store
 
 from __future__ import annotations
 
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
+
+from workflow.chain import ChainedPostgresRecorder
 
 LOCK_FUNCTION = "jejak_lock_events"
 GUARD_FUNCTION = "jejak_refuse_edit"
 GUARD_TRIGGER = "jejak_append_only"
+CHAINED_TOPIC = "workflow.chain:ChainedPostgresRecorder"
 
 # By the catalogue's caches (to_regclass, to_regprocedure): a join over pg_class and pg_namespace by name took twice
 # as long on a new connection (~4 against ~2 ms here), and every command of the CLI opens one.
@@ -33,8 +36,8 @@ _PROBE = ("SELECT pg_has_role(c.relowner, 'USAGE') AS owned, to_regprocedure(%s)
           "FROM pg_class c WHERE c.oid = to_regclass(%s)")
 
 
-class SecuredRecorder(PostgresApplicationRecorder):
-    """eventsourcing's recorder, taking its table lock through `LOCK_FUNCTION` (the same lock, as the owner)."""
+class SecuredRecorder(ChainedPostgresRecorder):
+    """eventsourcing's recorder (chaining its events), taking its table lock through `LOCK_FUNCTION` (the same lock, as the owner)."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
@@ -57,7 +60,7 @@ def prepare(factory, events_table: str) -> None:
         return  # a new store (created now, by this role) or this role's own tables: as eventsourcing does
     if factory.env.get(factory.CREATE_TABLE) is None:
         factory.env[factory.CREATE_TABLE] = "no"
-    if row["lock_function"] and factory.env.get(factory.APPLICATION_RECORDER_TOPIC) is None:
+    if row["lock_function"] and factory.env.get(factory.APPLICATION_RECORDER_TOPIC) in (None, CHAINED_TOPIC):
         factory.env[factory.APPLICATION_RECORDER_TOPIC] = f"{__name__}:{SecuredRecorder.__name__}"
 
 

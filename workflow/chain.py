@@ -1,0 +1,174 @@
+"""The hash chain, written by the write side in the transaction that stores the events (no window between
+writing an event and vouching for it).
+
+For each stored event, in notification order (*position* = notification id, *seq* = 1, 2, …)::
+
+    content_hash = SHA256(len-prefixed originator id, version, topic, state bytes)
+    link         = SHA256(previous link || position, 8 bytes signed big-endian || content_hash)  (genesis: 32 zero bytes)
+
+The table ``jejak_chain`` keeps one row per event. The last row a transaction writes carries an Ed25519
+signature by the writer's key (workflow.signing; outside the database) over ``chain_message``: the first seq
+the transaction chained, its own seq and link. The link commits to every earlier row, so one signature per
+transaction covers its rows (signing each would cost a bulk import more than the import itself: ~0.15 ms a
+signature here), and a row that no signature covers (one inserted by SQL, or an edited one) is found by
+`jejak verify`. Without a key the rows are written unsigned: a documented mode that verify reports.
+
+The recorders below are eventsourcing's own (SQLite, PostgreSQL) with the chain written after their insert,
+on the same cursor; `ChainWriter.append_after` serves the importer's bulk paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from uuid import UUID
+
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg import sql
+
+from workflow.signing import SignerKey
+
+GENESIS = bytes(32)
+CHAIN_TABLE = "jejak_chain"
+_MESSAGE_PREFIX = b"jejak-chain/1\n"
+COLUMNS = ("position", "seq", "originator_id", "originator_version", "content_hash", "link", "signed_from",
+           "key_id", "signature")
+
+
+def _field(data: bytes) -> bytes:
+    return len(data).to_bytes(8, "big") + data
+
+
+def canonical_id(originator_id) -> str:
+    return str(originator_id) if isinstance(originator_id, UUID) else str(UUID(str(originator_id)))
+
+
+def content_hash(originator_id: UUID | str, version: int, topic: str, state: bytes) -> bytes:
+    """The hash of one stored event; `originator_id` is a UUID or its text (hex or canonical)."""
+    if isinstance(state, str):  # a SQL edit can leave TEXT where a BLOB was
+        state = state.encode("utf-8", "surrogateescape")
+    parts = (canonical_id(originator_id).encode(), str(int(version)).encode(), (topic or "").encode(),
+             bytes(state or b""))
+    return hashlib.sha256(b"".join([_field(part) for part in parts])).digest()
+
+
+def link(previous: bytes, position: int, content: bytes) -> bytes:
+    # signed: the same bytes as unsigned for every real position (> 0), and a forged negative one still links
+    return hashlib.sha256(previous + int(position).to_bytes(8, "big", signed=True) + content).digest()
+
+
+def chain_message(signed_from: int, seq: int, link_hex: str) -> bytes:
+    """What a transaction's last row signs: the rows seq `signed_from`..`seq`, through the link of the last."""
+    return (_MESSAGE_PREFIX + int(signed_from).to_bytes(8, "big", signed=True)
+            + int(seq).to_bytes(8, "big", signed=True) + bytes.fromhex(link_hex))
+
+
+class ChainWriter:
+    """Appends chain rows on a recorder's cursor, inside the recorder's transaction."""
+
+    def __init__(self, postgres: bool, schema: str = "public", events_table: str = "stored_events"):
+        self.postgres = postgres
+        self.signer: SignerKey | None = None
+        if postgres:
+            table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(CHAIN_TABLE))
+            events = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(events_table))
+            self.create = sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (position bigint PRIMARY KEY, seq bigint NOT NULL UNIQUE, "
+                "originator_id text NOT NULL, originator_version bigint NOT NULL, content_hash text NOT NULL, "
+                "link text NOT NULL, signed_from bigint, key_id text, signature text)").format(table)
+            self.head = sql.SQL("SELECT seq, link FROM {} ORDER BY position DESC LIMIT 1").format(table)
+            self.insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                table, sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), sql.SQL(", ").join([sql.Placeholder()] * 9))
+            self.unchained = sql.SQL("SELECT notification_id AS position, originator_id, originator_version, topic, "
+                                     "state FROM {} WHERE notification_id < %s ORDER BY notification_id").format(events)
+            self.after = sql.SQL("SELECT notification_id AS position, originator_id, originator_version, topic, state "
+                                 "FROM {} WHERE notification_id > %s ORDER BY notification_id").format(events)
+            self.max_position = sql.SQL("SELECT max(notification_id) AS position FROM {}").format(events)
+        else:
+            self.create = (f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} (position INTEGER PRIMARY KEY, "
+                           "seq INTEGER NOT NULL UNIQUE, originator_id TEXT NOT NULL, originator_version INTEGER "
+                           "NOT NULL, content_hash TEXT NOT NULL, link TEXT NOT NULL, signed_from INTEGER, "
+                           "key_id TEXT, signature TEXT)")
+            self.head = f"SELECT seq, link FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1"
+            self.insert = f"INSERT INTO {CHAIN_TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * 9)})"
+            self.unchained = (f"SELECT rowid AS position, originator_id, originator_version, topic, state "
+                              f"FROM {events_table} WHERE rowid < ? ORDER BY rowid")
+            self.after = (f"SELECT rowid AS position, originator_id, originator_version, topic, state "
+                          f"FROM {events_table} WHERE rowid > ? ORDER BY rowid")
+            self.max_position = f"SELECT max(rowid) AS position FROM {events_table}"
+
+    def append(self, cursor, positions: Sequence[int], stored_events: Sequence) -> None:
+        """Chain the events this transaction just stored (their notification ids, in order)."""
+        entries = [(position, e.originator_id, e.originator_version, e.topic, e.state)
+                   for position, e in zip(positions, stored_events, strict=True)]
+        self._chain(cursor, entries)
+
+    def last_position(self, cursor) -> int:
+        """The newest notification id (call it under the insert lock, before a bulk insert)."""
+        cursor.execute(self.max_position)
+        row = cursor.fetchone()
+        return (row["position"] if row else None) or 0
+
+    def append_after(self, cursor, position: int) -> None:
+        """Chain every event stored after `position`: a bulk insert's, read back in its own transaction."""
+        cursor.execute(self.after, (position,))
+        self._chain(cursor, [(r["position"], r["originator_id"], r["originator_version"], r["topic"], r["state"])
+                             for r in cursor.fetchall()])
+
+    def _chain(self, cursor, entries: list[tuple]) -> None:
+        if not entries:
+            return
+        cursor.execute(self.head)
+        head = cursor.fetchone()
+        if head is None:  # a store written before the chain was kept at write time: its events come first
+            cursor.execute(self.unchained, (entries[0][0],))
+            entries = [(r["position"], r["originator_id"], r["originator_version"], r["topic"], r["state"])
+                       for r in cursor.fetchall()] + entries
+        seq, previous = (head["seq"], bytes.fromhex(head["link"])) if head else (0, GENESIS)
+        first, rows = seq + 1, []
+        for position, originator_id, version, topic, state in entries:
+            content = content_hash(originator_id, version, topic, state)
+            previous = link(previous, position, content)
+            seq += 1
+            rows.append([position, seq, canonical_id(originator_id), version, content.hex(), previous.hex(),
+                         None, None, None])
+        if self.signer is not None:
+            last = rows[-1]
+            last[6:] = [first, self.signer.verifier.key_id.hex(),
+                        self.signer.sign(chain_message(first, last[1], last[5])).hex()]
+        cursor.executemany(self.insert, rows)
+
+
+class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
+    """eventsourcing's SQLite recorder; each insert also extends the chain, in the same transaction."""
+
+    def __init__(self, datastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+        self.chain = ChainWriter(postgres=False, events_table=events_table_name)
+        self.create_table_statements.append(self.chain.create)
+
+    def _insert_events(self, c, stored_events, **kwargs):
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        self.chain.append(c, positions, stored_events)
+        return positions
+
+
+class ChainedPostgresRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL recorder; each insert also extends the chain, in the same transaction and
+    under the same table lock (so chain order is commit order)."""
+
+    def __init__(self, datastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.chain = ChainWriter(postgres=True, schema=datastore.schema, events_table=events_table_name)
+        self.sql_create_statements.append(self.chain.create)
+
+    def insert_events(self, stored_events, **kwargs):
+        if self.datastore.enable_db_functions:  # inserts by a database function would bypass the chain
+            raise NotImplementedError("Jejak chains its events: POSTGRES_ENABLE_DB_FUNCTIONS is not supported")
+        return super().insert_events(stored_events, **kwargs)
+
+    def _fetch_ids_after_insert_events(self, curs, stored_events, **kwargs):
+        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        self.chain.append(curs, positions, stored_events)
+        return positions
