@@ -85,6 +85,7 @@ class ChainWriter:
             self.after = sql.SQL("SELECT notification_id AS position, originator_id, originator_version, topic, state "
                                  "FROM {} WHERE notification_id > %s ORDER BY notification_id").format(events)
             self.max_position = sql.SQL("SELECT max(notification_id) AS position FROM {}").format(events)
+            self.page = sql.SQL("SELECT * FROM {} WHERE position > %s ORDER BY position LIMIT %s").format(table)
         else:
             self.create = (f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} (position INTEGER PRIMARY KEY, "
                            "seq INTEGER NOT NULL UNIQUE, originator_id TEXT NOT NULL, originator_version INTEGER "
@@ -97,6 +98,7 @@ class ChainWriter:
             self.after = (f"SELECT rowid AS position, originator_id, originator_version, topic, state "
                           f"FROM {events_table} WHERE rowid > ? ORDER BY rowid")
             self.max_position = f"SELECT max(rowid) AS position FROM {events_table}"
+            self.page = f"SELECT * FROM {CHAIN_TABLE} WHERE position > ? ORDER BY position LIMIT ?"
 
     def append(self, cursor, positions: Sequence[int], stored_events: Sequence) -> None:
         """Chain the events this transaction just stored (their notification ids, in order)."""
@@ -115,6 +117,18 @@ class ChainWriter:
         cursor.execute(self.after, (position,))
         self._chain(cursor, [(r["position"], r["originator_id"], r["originator_version"], r["topic"], r["state"])
                              for r in cursor.fetchall()])
+
+    def rows(self, datastore, page_size: int = 5000):
+        """Every chain row, in position order (dicts), page by page."""
+        after = -(2 ** 63)
+        while True:
+            with datastore.transaction(commit=False) as cursor:
+                cursor.execute(self.page, (after, page_size))
+                page = [dict(row) for row in cursor.fetchall()]
+            if not page:
+                return
+            yield from page
+            after = page[-1]["position"]
 
     def _chain(self, cursor, entries: list[tuple]) -> None:
         if not entries:

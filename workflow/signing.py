@@ -50,7 +50,7 @@ class VerifierKey:
 
     @classmethod
     def parse(cls, text: str, what: str = "verifier key") -> VerifierKey:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)  # base64 has '+' of its own
         try:
             name, key_hex, encoded = parts
             raw = base64.b64decode(encoded, validate=True)
@@ -84,7 +84,7 @@ class SignerKey:
 
     @classmethod
     def parse(cls, text: str, what: str = SIGNING_KEY_VARIABLE) -> SignerKey:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 4)
         try:
             private, key, name, key_hex, encoded = parts
             raw = base64.b64decode(encoded, validate=True)
