@@ -195,10 +195,13 @@ class _Checker:
 
 
 def verify(app, digest: str | None = None, *, writer_keys: list[VerifierKey] | None = None, rules: bool = True,
-           page_size: int = PAGE_SIZE) -> VerifyReport:
+           remembered: str | None = None, page_size: int = PAGE_SIZE) -> VerifyReport:
     """Recompute the chain from the stored events and compare it with the write side's (and a digest).
-    `writer_keys`: the keys whose signatures vouch for the chain (default: the writer's own, when configured)."""
+    `writer_keys`: the keys whose signatures vouch for the chain (default: the writer's own, when configured).
+    `remembered`: the head this verifier verified before (projections.verifier_state): the log must extend it."""
     wanted = parse_digest(digest) if digest else None
+    kept = parse_digest(remembered) if remembered else None
+    kept_ok = None
     if writer_keys is None:
         writer_keys = [app.signer.verifier] if app.signer else []
     check = _Checker(app, writer_keys, rules)
@@ -223,6 +226,8 @@ def verify(app, digest: str | None = None, *, writer_keys: list[VerifierKey] | N
         head_position = raw.id
         if wanted and raw.id == wanted[1]:
             digest_ok = check.previous_raw.hex() == wanted[0]
+        if kept and raw.id == kept[1]:
+            kept_ok = check.previous_raw.hex() == kept[0]
         raw = next(raw_iter, None)
     check.finish()
     problems = check.problems
@@ -236,6 +241,11 @@ def verify(app, digest: str | None = None, *, writer_keys: list[VerifierKey] | N
             problems.append(Problem(wanted[1], "digest_mismatch",
                                     "the chain recomputed from the stored events does not reach the published "
                                     "digest: some event at or before this position was changed"))
+    if kept and not kept_ok:
+        problems.append(Problem(kept[1], "log_shrunk" if kept_ok is None else "log_diverged",
+                                f"this verifier verified the log up to position {kept[1]} before: "
+                                + ("that event is gone (the log was cut)" if kept_ok is None else
+                                   "the log up to there is no longer the one it verified (history rewritten)")))
     problems.sort(key=lambda p: (p.position, p.kind))
     head = f"{check.previous_raw.hex()}@{head_position}" if head_position is not None else None
     return VerifyReport(events=events, chained=chained, head=head, problems=problems,

@@ -27,6 +27,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
 
+from workflow.checkpoint_store import CheckpointStore
 from workflow.signing import SignerKey
 
 GENESIS = bytes(32)
@@ -160,7 +161,8 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name)
         self.chain = ChainWriter(postgres=False, events_table=events_table_name)
-        self.create_table_statements.append(self.chain.create)
+        self.checkpoints = CheckpointStore(postgres=False)
+        self.create_table_statements += [self.chain.create, self.checkpoints.create]
 
     def _insert_events(self, c, stored_events, **kwargs):
         positions = super()._insert_events(c, stored_events, **kwargs)
@@ -175,7 +177,8 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         self.chain = ChainWriter(postgres=True, schema=datastore.schema, events_table=events_table_name)
-        self.sql_create_statements.append(self.chain.create)
+        self.checkpoints = CheckpointStore(postgres=True, schema=datastore.schema)
+        self.sql_create_statements += [self.chain.create, self.checkpoints.create]
 
     def insert_events(self, stored_events, **kwargs):
         if self.datastore.enable_db_functions:  # inserts by a database function would bypass the chain

@@ -1,10 +1,9 @@
-"""Read-side subcommands of the `jejak` CLI (project, audit, verify), registered by entrypoints.cli.main.
+"""Read-side subcommands of the `jejak` CLI (project, audit), registered by entrypoints.cli.main.
 
     jejak project [--rebuild [--chain]] [--follow [--poll-interval SECONDS]]
     jejak audit NAME [--json | --csv] [--by COLUMN ...] [--as-of DATE ...] [--now DATETIME] [--threshold DAYS]
-    jejak verify [--digest HEX@POSITION] [--json]
 
-Exit codes: 0 fine, 1 tampering found by verify, JejakError codes for user errors.
+Exit codes: 0 fine, JejakError codes for user errors. (`verify` is in entrypoints.cli.integrity.)
 """
 
 from __future__ import annotations
@@ -51,14 +50,6 @@ def register(subparsers) -> None:
     a.add_argument("--threshold", type=float, metavar="DAYS", help="backdating: lag threshold in days (default 7)")
     a.add_argument("--include-open", action="store_true", help="stage_durations: count open stints up to now")
     a.set_defaults(func=cmd_audit)
-
-    v = subparsers.add_parser("verify", help="check the events against the hash chain (tamper evidence)",
-                              description="Recompute the SHA-256 chain over the stored events and report any "
-                                          "edited, deleted, inserted or reordered event; prints the head digest "
-                                          "HEX@POSITION to publish.")
-    v.add_argument("--digest", metavar="HEX@POSITION", help="also check a previously published digest")
-    _json_flag(v)
-    v.set_defaults(func=cmd_verify)
 
 
 def _json_flag(parser) -> None:
@@ -129,18 +120,6 @@ def print_frame(frame, args) -> None:
 
         with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
             print(frame.to_string(index=False))
-
-
-def cmd_verify(args) -> int:
-    from projections.integrity import verify
-
-    with _open(args) as app:
-        report = verify(app, args.digest)
-    if getattr(args, "json", False):
-        print(json.dumps(report.as_dict(), indent=2))
-    else:
-        print(report)
-    return 0 if report.ok else 1
 
 
 def _say(args, data: dict, text: str) -> None:
