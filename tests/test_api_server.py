@@ -373,7 +373,8 @@ def test_serve_refuses_without_master_key_and_announces_insecure_dev(tmp_path):
         server = ServerProcess(db_url, tmp_path / "file.log", env={**env, "JEJAK_MASTER_KEY_FILE": str(tmp_path / "key")})
         try:
             server.wait_ready()
-            assert httpx.get(server.url + "/healthz").json() == {"status": "ok", "insecure_dev": False}
+            health = httpx.get(server.url + "/healthz").json()
+            assert health == {"status": "ok", "insecure_dev": False, "signing": "JEJAK_SIGNING_KEY" in os.environ}
         finally:
             server.stop()
         server = ServerProcess(db_url, tmp_path / "dev.log", "--insecure-dev", env=env)
