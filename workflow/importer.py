@@ -753,8 +753,9 @@ def _insert(app, events: list[tuple]) -> None:
             cursor.executemany(recorder.insert_events_statement,
                                [(originator_id.hex, version, topic, state)
                                 for originator_id, version, topic, state in events])
-            # each new rowid is the largest + 1, and this transaction holds the write lock: the last len(events)
-            recorder.chain.append_after(cursor, recorder.chain.last_position(cursor) - len(events))
+            if chain := getattr(recorder, "chain", None):  # (eventsourcing's plain recorder: bench/chain_cost.py)
+                # each new rowid is the largest + 1, and this transaction holds the write lock: the last len(events)
+                chain.append_after(cursor, chain.last_position(cursor) - len(events))
         return
     if recorder.datastore.originator_id_type != "uuid":
         from eventsourcing.persistence import StoredEvent
@@ -771,11 +772,13 @@ def _insert(app, events: list[tuple]) -> None:
         with recorder.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cursor:
             recorder._lock_table(cursor)
             recorder._notify_channel(cursor)
-            before = recorder.chain.last_position(cursor)  # under the lock: the rows after it are this batch's
+            chain = getattr(recorder, "chain", None)  # (eventsourcing's plain recorder: bench/chain_cost.py)
+            before = chain.last_position(cursor) if chain else 0  # under the lock: the rows after it are this batch's
             with cursor.copy(copy) as rows:
                 rows.set_types(["uuid", "int8", "text", "bytea"])
                 for fields in events:
                     rows.write_row(fields)
-            recorder.chain.append_after(cursor, before)  # chained in the same transaction
+            if chain:
+                chain.append_after(cursor, before)  # chained in the same transaction
     except psycopg.errors.UniqueViolation as error:  # as the recorder reports it: nothing of the batch written
         raise IntegrityError(str(error)) from None

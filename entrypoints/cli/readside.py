@@ -26,7 +26,8 @@ def register(subparsers) -> None:
                                           "event_chain), exactly once.")
     p.add_argument("--rebuild", action="store_true", help="drop and rebuild every read model from the events")
     p.add_argument("--chain", action="store_true",
-                   help="with --rebuild, also rebuild the hash chain (erases tamper evidence: verify first)")
+                   help="with --rebuild, also rebuild event_chain, the readers' copy of the hash chain (it vouches "
+                        "for nothing: verify checks the write side's signed chain, which no command rebuilds)")
     p.add_argument("--follow", action="store_true",
                    help="keep catching up until interrupted (LISTEN/NOTIFY on PostgreSQL, plus polling)")
     p.add_argument("--poll-interval", type=float, default=5.0, metavar="SECONDS",
