@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from projections.integrity import verify
-from tests.conftest import T0, TO_RECOMMENDED, new_case, walk
+from tests.conftest import T0, TO_RECOMMENDED, new_case, report_fields, walk
 from workflow.chain import CHAIN_TABLE
 from workflow.errors import InvalidField
 from workflow.signing import SignerKey
@@ -199,3 +199,19 @@ def test_jejak_verify_exits_1_naming_the_position_and_case(logged, tamper, capsy
     assert main(["--db", db, "verify"]) == 1
     out = capsys.readouterr().out
     assert "TAMPERING" in out and "position 3:" in out and " v3:" in out
+
+
+def test_bulk_paths_chain_and_sign_in_their_transactions(app):
+    """`jejak import` (SQLite executemany, PostgreSQL COPY) and `record_cases` (the demo's path): every event
+    chained and covered by a signature, with nothing to catch up."""
+    from pathlib import Path
+
+    from workflow.importer import import_file
+
+    result = import_file(app, Path(__file__).resolve().parents[1] / "examples" / "import-sample.csv")
+    assert result.written and not result.bad
+    cases = [app.new_case("reporter", occurred_at=T0, **report_fields())
+             for _ in range(3)]
+    app.record_cases(*cases)
+    report = verify(app)
+    assert report.ok and report.events == report.chained == report.signed > 3, str(report)

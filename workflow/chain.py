@@ -85,6 +85,9 @@ class ChainWriter:
                                      "state FROM {} WHERE notification_id < %s ORDER BY notification_id").format(events)
             self.after = sql.SQL("SELECT notification_id AS position, originator_id, originator_version, topic, state "
                                  "FROM {} WHERE notification_id > %s ORDER BY notification_id").format(events)
+            self.ids_after = sql.SQL("SELECT notification_id AS position, originator_id, originator_version FROM {} "
+                                     "WHERE notification_id > %s ORDER BY notification_id").format(events)
+            self.copy = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
             self.max_position = sql.SQL("SELECT max(notification_id) AS position FROM {}").format(events)
             self.page = sql.SQL("SELECT * FROM {} WHERE position > %s ORDER BY position LIMIT %s").format(table)
         else:
@@ -98,6 +101,9 @@ class ChainWriter:
                               f"FROM {events_table} WHERE rowid < ? ORDER BY rowid")
             self.after = (f"SELECT rowid AS position, originator_id, originator_version, topic, state "
                           f"FROM {events_table} WHERE rowid > ? ORDER BY rowid")
+            self.ids_after = (f"SELECT rowid AS position, originator_id, originator_version FROM {events_table} "
+                              "WHERE rowid > ? ORDER BY rowid")
+            self.copy = None
             self.max_position = f"SELECT max(rowid) AS position FROM {events_table}"
             self.page = f"SELECT * FROM {CHAIN_TABLE} WHERE position > ? ORDER BY position LIMIT ?"
 
@@ -113,11 +119,21 @@ class ChainWriter:
         row = cursor.fetchone()
         return (row["position"] if row else None) or 0
 
-    def append_after(self, cursor, position: int) -> None:
-        """Chain every event stored after `position`: a bulk insert's, read back in its own transaction."""
-        cursor.execute(self.after, (position,))
-        self._chain(cursor, [(r["position"], r["originator_id"], r["originator_version"], r["topic"], r["state"])
-                             for r in cursor.fetchall()])
+    def append_after(self, cursor, position: int, events: list[tuple] | None = None) -> None:
+        """Chain every event stored after `position` in this transaction (a bulk insert's). `events`: the
+        inserted (originator id, version, topic, state), in insertion order: only their ids are read back."""
+        if events is None:
+            cursor.execute(self.after, (position,))
+            entries = [(r["position"], r["originator_id"], r["originator_version"], r["topic"], r["state"])
+                       for r in cursor.fetchall()]
+        else:
+            cursor.execute(self.ids_after, (position,))
+            ids = cursor.fetchall()
+            entries = [(r["position"], *fields) for r, fields in zip(ids, events, strict=True)]
+            if any((canonical_id(r["originator_id"]), r["originator_version"]) != (canonical_id(f[0]), f[1])
+                   for r, f in zip(ids, events)):
+                raise RuntimeError("the rows read back are not those just inserted: nothing chained, nothing stored")
+        self._chain(cursor, entries, bulk=True)
 
     def rows(self, datastore, page_size: int = 5000):
         """Every chain row, in position order (dicts), page by page."""
@@ -131,7 +147,8 @@ class ChainWriter:
             yield from page
             after = page[-1]["position"]
 
-    def _chain(self, cursor, entries: list[tuple]) -> None:
+    def _chain(self, cursor, entries: list[tuple], bulk: bool = False) -> None:
+        """`bulk`: outside eventsourcing's pipeline (the importer's transaction), where PostgreSQL's COPY works."""
         if not entries:
             return
         cursor.execute(self.head)
@@ -152,7 +169,12 @@ class ChainWriter:
             last = rows[-1]
             last[6:] = [first, self.signer.verifier.key_id.hex(),
                         self.signer.sign(chain_message(first, last[1], last[5])).hex()]
-        cursor.executemany(self.insert, rows)
+        if bulk and self.copy is not None and len(rows) > 50:  # a bulk insert: COPY, as the importer stores the events
+            with cursor.copy(self.copy) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(self.insert, rows)
 
 
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):

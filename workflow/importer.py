@@ -755,7 +755,7 @@ def _insert(app, events: list[tuple]) -> None:
                                 for originator_id, version, topic, state in events])
             if chain := getattr(recorder, "chain", None):  # (eventsourcing's plain recorder: bench/chain_cost.py)
                 # each new rowid is the largest + 1, and this transaction holds the write lock: the last len(events)
-                chain.append_after(cursor, chain.last_position(cursor) - len(events))
+                chain.append_after(cursor, chain.last_position(cursor) - len(events), events)
         return
     if recorder.datastore.originator_id_type != "uuid":
         from eventsourcing.persistence import StoredEvent
@@ -779,6 +779,6 @@ def _insert(app, events: list[tuple]) -> None:
                 for fields in events:
                     rows.write_row(fields)
             if chain:
-                chain.append_after(cursor, before)  # chained in the same transaction
+                chain.append_after(cursor, before, events)  # chained in the same transaction
     except psycopg.errors.UniqueViolation as error:  # as the recorder reports it: nothing of the batch written
         raise IntegrityError(str(error)) from None
