@@ -132,11 +132,12 @@ def witness(bundle: dict, key: SignerKey, log_keys: list[VerifierKey], state_fil
             raise CheckpointRefused(f"the checkpoint of size {checkpoint.size} does not extend the one of size "
                                     f"{prior_size} this witness signed: history was rewritten")
     state[checkpoint.origin] = {"size": checkpoint.size, "root": b64(checkpoint.root)}
-    _save_state(state_file, state)
+    save_state(state_file, state)
     return checkpoint.note + signature_line(checkpoint.text, key)
 
 
 def load_state(path: str) -> dict:
+    """A witness's or a verifier's state file; empty if there is none yet."""
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
@@ -146,7 +147,8 @@ def load_state(path: str) -> dict:
         raise InvalidField("--state", f"cannot read {path!r} ({error})") from None
 
 
-def _save_state(path: str, state: dict) -> None:
+def save_state(path: str, state: dict) -> None:
+    """Write a small JSON state file (a witness's, a verifier's) whole or not at all."""
     temporary = f"{path}.tmp"
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(temporary, "w", encoding="utf-8") as handle:

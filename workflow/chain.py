@@ -13,8 +13,9 @@ transaction covers its rows (signing each would cost a bulk import more than the
 signature here), and a row that no signature covers (one inserted by SQL, or an edited one) is found by
 `jejak verify`. Without a key the rows are written unsigned: a documented mode that verify reports.
 
-The recorders below are eventsourcing's own (SQLite, PostgreSQL) with the chain written after their insert,
-on the same cursor; `ChainWriter.append_after` serves the importer's bulk paths.
+The recorders are eventsourcing's own with the chain written after their insert, on the same cursor: SQLite's
+below, PostgreSQL's in workflow.append_only (beside its secured variant); `ChainWriter.append_after` serves the
+importer's bulk paths.
 """
 
 from __future__ import annotations
@@ -23,9 +24,7 @@ import hashlib
 from collections.abc import Sequence
 from uuid import UUID
 
-from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from psycopg import sql
 
 from workflow.checkpoint_store import CheckpointStore
 from workflow.signing import SignerKey
@@ -72,10 +71,12 @@ class ChainWriter:
         self.postgres = postgres
         self.signer: SignerKey | None = None
         if postgres:
+            from psycopg import sql  # only for PostgreSQL: a SQLite command does not load psycopg
+
             table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(CHAIN_TABLE))
             events = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(events_table))
             self.create = sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} (position bigint PRIMARY KEY, seq bigint NOT NULL UNIQUE, "
+                "CREATE TABLE IF NOT EXISTS {} (position bigint PRIMARY KEY, seq bigint NOT NULL, "
                 "originator_id text NOT NULL, originator_version bigint NOT NULL, content_hash text NOT NULL, "
                 "link text NOT NULL, signed_from bigint, key_id text, signature text)").format(table)
             self.head = sql.SQL("SELECT seq, link FROM {} ORDER BY position DESC LIMIT 1").format(table)
@@ -92,7 +93,7 @@ class ChainWriter:
             self.page = sql.SQL("SELECT * FROM {} WHERE position > %s ORDER BY position LIMIT %s").format(table)
         else:
             self.create = (f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} (position INTEGER PRIMARY KEY, "
-                           "seq INTEGER NOT NULL UNIQUE, originator_id TEXT NOT NULL, originator_version INTEGER "
+                           "seq INTEGER NOT NULL, originator_id TEXT NOT NULL, originator_version INTEGER "
                            "NOT NULL, content_hash TEXT NOT NULL, link TEXT NOT NULL, signed_from INTEGER, "
                            "key_id TEXT, signature TEXT)")
             self.head = f"SELECT seq, link FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1"
@@ -130,7 +131,7 @@ class ChainWriter:
             cursor.execute(self.ids_after, (position,))
             ids = cursor.fetchall()
             entries = [(r["position"], *fields) for r, fields in zip(ids, events, strict=True)]
-            if any((canonical_id(r["originator_id"]), r["originator_version"]) != (canonical_id(f[0]), f[1])
+            if any(r["originator_version"] != f[1] or UUID(str(r["originator_id"])) != f[0]
                    for r, f in zip(ids, events)):
                 raise RuntimeError("the rows read back are not those just inserted: nothing chained, nothing stored")
         self._chain(cursor, entries, bulk=True)
@@ -189,25 +190,4 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     def _insert_events(self, c, stored_events, **kwargs):
         positions = super()._insert_events(c, stored_events, **kwargs)
         self.chain.append(c, positions, stored_events)
-        return positions
-
-
-class ChainedPostgresRecorder(PostgresApplicationRecorder):
-    """eventsourcing's PostgreSQL recorder; each insert also extends the chain, in the same transaction and
-    under the same table lock (so chain order is commit order)."""
-
-    def __init__(self, datastore, *, events_table_name: str = "stored_events"):
-        super().__init__(datastore, events_table_name=events_table_name)
-        self.chain = ChainWriter(postgres=True, schema=datastore.schema, events_table=events_table_name)
-        self.checkpoints = CheckpointStore(postgres=True, schema=datastore.schema)
-        self.sql_create_statements += [self.chain.create, self.checkpoints.create]
-
-    def insert_events(self, stored_events, **kwargs):
-        if self.datastore.enable_db_functions:  # inserts by a database function would bypass the chain
-            raise NotImplementedError("Jejak chains its events: POSTGRES_ENABLE_DB_FUNCTIONS is not supported")
-        return super().insert_events(stored_events, **kwargs)
-
-    def _fetch_ids_after_insert_events(self, curs, stored_events, **kwargs):
-        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        self.chain.append(curs, positions, stored_events)
         return positions

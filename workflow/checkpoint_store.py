@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from psycopg import sql
-
 CHECKPOINT_TABLE = "jejak_checkpoint"
 
 
@@ -17,6 +15,8 @@ class CheckpointStore:
     def __init__(self, postgres: bool, schema: str = "public"):
         self.postgres = postgres
         if postgres:
+            from psycopg import sql  # only for PostgreSQL
+
             table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(CHECKPOINT_TABLE))
             self.create = sql.SQL("CREATE TABLE IF NOT EXISTS {} (size bigint NOT NULL, root text NOT NULL, "
                                   "created_at text NOT NULL, note text NOT NULL, PRIMARY KEY (size, root))").format(table)

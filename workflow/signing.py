@@ -19,10 +19,13 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from workflow.errors import InvalidField
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+# cryptography itself is imported when a key is used: a command run without one does not load OpenSSL's bindings
 
 SIGNING_KEY_VARIABLE = "JEJAK_SIGNING_KEY"
 SIGNING_KEY_FILE_VARIABLE = "JEJAK_SIGNING_KEY_FILE"
@@ -59,9 +62,13 @@ class VerifierKey:
             raise InvalidField(what, f"cannot read {text.strip()[:60]!r}", allowed=_VERIFIER_FORMAT) from None
         if len(raw) != 33 or raw[:1] != _ED25519 or _key_id(_check_name(name, what), raw[1:]) != key_id:
             raise InvalidField(what, f"{name!r} is not an Ed25519 key with its own key id", allowed=_VERIFIER_FORMAT)
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         return cls(name, key_id, Ed25519PublicKey.from_public_bytes(raw[1:]))
 
     def verify(self, signature: bytes, message: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+
         try:
             self.public.verify(signature, message)
             return True
@@ -80,6 +87,8 @@ class SignerKey:
 
     @classmethod
     def generate(cls, name: str) -> SignerKey:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         return cls(_check_name(name, "--name"), Ed25519PrivateKey.generate())
 
     @classmethod
@@ -93,6 +102,8 @@ class SignerKey:
             raise InvalidField(what, "cannot read the key", allowed=_SIGNER_FORMAT) from None
         if (private, key) != ("PRIVATE", "KEY") or len(raw) != 33 or raw[:1] != _ED25519:
             raise InvalidField(what, "not an Ed25519 signer key", allowed=_SIGNER_FORMAT)
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         signer = cls(_check_name(name, what), Ed25519PrivateKey.from_private_bytes(raw[1:]))
         if signer.verifier.key_id != key_id:
             raise InvalidField(what, f"key id {key_hex} does not belong to this key", allowed=_SIGNER_FORMAT)

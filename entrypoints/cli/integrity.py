@@ -144,7 +144,9 @@ def cmd_verify(args) -> int:
     state_file = args.state or str(state_dir() / "verified-heads.json")
     with open_jejak(getattr(args, "db", None)) as app:
         identity = _identity(app.store)
-        heads = {} if args.no_remember else _load(state_file)
+        from projections.checkpoints import load_state
+
+        heads = {} if args.no_remember else load_state(state_file)
         report = verify(app, args.digest, writer_keys=writer_keys, remembered=heads.get(identity))
         against = None
         if checkpoint is not None:
@@ -181,26 +183,15 @@ def _identity(store) -> str:
             else os.path.realpath(store.database))
 
 
-def _load(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as error:
-        raise InvalidField("--state", f"cannot read {path!r} ({error})") from None
-
-
 def _remember(path: str, heads: dict, identity: str, head: str) -> None:
-    """Keep the newer head (the log only grows); written whole or not at all."""
+    """Keep the newer head (the log only grows)."""
     old = heads.get(identity)
     if old and int(old.rsplit("@", 1)[1]) > int(head.rsplit("@", 1)[1]):
         return
+    from projections.checkpoints import save_state
+
     heads[identity] = head
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(f"{path}.tmp", "w", encoding="utf-8") as handle:
-        json.dump(heads, handle, indent=2)
-    os.replace(f"{path}.tmp", path)
+    save_state(path, heads)
 
 
 def _signer(app):
