@@ -23,14 +23,15 @@ def _admin(sql: str) -> None:
 
 
 WRITER_KEY = SignerKey.generate("jejak.test/log")  # the writer's key of every test store (as in production)
+# set for the whole session, so that stores built by module-scoped fixtures (and the servers they start) sign too
+os.environ["JEJAK_SIGNING_KEY"] = str(WRITER_KEY)
 
 
 @pytest.fixture(autouse=True)
 def _state_dir(tmp_path_factory, monkeypatch):
     """The CLI remembers in the user's state directory which stores it has warned about (and the verifier the
-    heads it verified): not the real one. Every writer signs the chain, as a production server does."""
+    heads it verified): not the real one."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.getbasetemp() / "state"))
-    monkeypatch.setenv("JEJAK_SIGNING_KEY", str(WRITER_KEY))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -131,7 +131,8 @@ class ChainWriter:
             cursor.execute(self.ids_after, (position,))
             ids = cursor.fetchall()
             entries = [(r["position"], *fields) for r, fields in zip(ids, events, strict=True)]
-            if any(r["originator_version"] != f[1] or UUID(str(r["originator_id"])) != f[0]
+            # (PostgreSQL returns UUIDs, eventsourcing's SQLite table holds their hex)
+            if any(r["originator_version"] != f[1] or r["originator_id"] not in (f[0], f[0].hex)
                    for r, f in zip(ids, events)):
                 raise RuntimeError("the rows read back are not those just inserted: nothing chained, nothing stored")
         self._chain(cursor, entries, bulk=True)
