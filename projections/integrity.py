@@ -9,8 +9,8 @@ problem names the case and version it concerns.
 
 What a chain in the database cannot show (the whole log rewritten and re-signed by someone holding the
 writer's key, or a tail cut together with its chain rows) is caught by comparison with a head kept outside
-the store: a published digest ``HEX@POSITION`` (``digest=``), the verifier's remembered head
-(projections.verifier_state) or a signed checkpoint (projections.checkpoints).
+the store: a published digest ``HEX@POSITION`` (``digest=``), the verifier's remembered head (``remembered=``,
+kept by the CLI in the user's state directory) or a signed checkpoint (projections.checkpoints).
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class VerifyReport:
     digest_ok: bool | None = None
     signed: int | None = None  # chain rows covered by a valid writer signature; None: no writer key to check with
     writer_keys: list[str] = field(default_factory=list)
+    signature_rows: int = 0  # chain rows carrying a signature (checked or not)
 
     @property
     def ok(self) -> bool:
@@ -65,7 +66,7 @@ class VerifyReport:
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "events": self.events, "chained": self.chained, "signed": self.signed,
-                "writer_keys": self.writer_keys, "head": self.head, "digest": self.digest,
+                "writer_keys": self.writer_keys, "signature_rows": self.signature_rows, "head": self.head, "digest": self.digest,
                 "digest_ok": self.digest_ok, "problems": [asdict(p) for p in self.problems]}
 
     def frame(self):
@@ -76,7 +77,10 @@ class VerifyReport:
 
     def __str__(self) -> str:
         lines = [f"{self.events} stored events, {self.chained} chained at write time; head {self.head or '(empty)'}"]
-        if self.signed is None:
+        if self.signed is None and self.signature_rows:
+            lines.append(f"signatures NOT checked: {self.signature_rows} chain rows carry one, but no writer key was "
+                         "given (--writer-key PUB, or JEJAK_SIGNING_KEY)")
+        elif self.signed is None:
             lines.append("UNSIGNED MODE: no writer key to check signatures with (set JEJAK_SIGNING_KEY or give "
                          "--writer-key): the chain alone does not hold against the database's administrator")
         else:
@@ -113,7 +117,7 @@ class _Checker:
         self.previous_raw = self.previous_row = GENESIS
         self.previous_seq = 0
         self.uncovered: list[dict] = []  # rows waiting for a signature that covers them
-        self.signed = 0
+        self.signed = self.signature_rows = 0
 
     def problem(self, position, kind, detail, case_id=None, version=None):
         self.problems.append(Problem(position, kind, detail, case_id, version))
@@ -125,8 +129,10 @@ class _Checker:
                          "not follow from the previous row)", row["originator_id"], row["originator_version"])
         self.previous_row, self.previous_seq = bytes.fromhex(row["link"]), row["seq"]
         self.uncovered.append(row)
-        if row["signature"] is not None and self.keys:
-            self._signature(row)
+        if row["signature"] is not None:
+            self.signature_rows += 1
+            if self.keys:
+                self._signature(row)
 
     def _signature(self, row: dict) -> None:
         key = self.keys.get(row["key_id"] or "")
@@ -198,7 +204,8 @@ def verify(app, digest: str | None = None, *, writer_keys: list[VerifierKey] | N
            remembered: str | None = None, page_size: int = PAGE_SIZE) -> VerifyReport:
     """Recompute the chain from the stored events and compare it with the write side's (and a digest).
     `writer_keys`: the keys whose signatures vouch for the chain (default: the writer's own, when configured).
-    `remembered`: the head this verifier verified before (projections.verifier_state): the log must extend it."""
+    `remembered`: the head this verifier verified before (entrypoints.cli.integrity keeps it): the log must extend
+    it."""
     wanted = parse_digest(digest) if digest else None
     kept = parse_digest(remembered) if remembered else None
     kept_ok = None
@@ -251,7 +258,7 @@ def verify(app, digest: str | None = None, *, writer_keys: list[VerifierKey] | N
     return VerifyReport(events=events, chained=chained, head=head, problems=problems,
                         digest=f"{wanted[0]}@{wanted[1]}" if wanted else None, digest_ok=digest_ok,
                         signed=check.signed if writer_keys else None,
-                        writer_keys=[str(key) for key in writer_keys])
+                        writer_keys=[str(key) for key in writer_keys], signature_rows=check.signature_rows)
 
 
 def _classify(mismatched: dict, missing: dict) -> list[Problem]:

@@ -182,10 +182,24 @@ def test_unsigned_mode_is_reported_and_a_signed_store_checks_with_the_public_key
     from tests.conftest import WRITER_KEY
 
     report = verify(logged, writer_keys=[])
-    assert report.ok and report.signed is None and "UNSIGNED MODE" in str(report)
-    assert verify(logged, writer_keys=[WRITER_KEY.verifier]).signed == 8
+    assert report.ok and report.signed is None and report.signature_rows == 8 and "NOT checked" in str(report)
+    logged.recorder.chain.signer = None  # a writer without a key from here on
+    new_case(logged, T0.replace(hour=12))
+    assert kinds(verify(logged)) == [(9, "unsigned")]
+    unsigned = verify(logged, writer_keys=[])
+    assert unsigned.ok and "NOT checked" in str(unsigned)
+    assert verify(logged, writer_keys=[WRITER_KEY.verifier]).signed == 8  # of 9 rows
     stranger = SignerKey.generate("stranger").verifier
     assert {p.kind for p in verify(logged, writer_keys=[stranger]).problems} == {"bad_signature", "unsigned"}
+
+
+def test_a_store_written_without_a_key_is_in_unsigned_mode(db_url):
+    from entrypoints.bootstrap import open_jejak
+
+    with open_jejak(db_url, signer=False) as app:
+        new_case(app)
+        report = verify(app)
+    assert report.ok and report.signed is None and report.signature_rows == 0 and "UNSIGNED MODE" in str(report)
 
 
 @pytest.mark.parametrize("tamper", ["UPDATE stored_events SET state = state || x'20' WHERE notification_id = 3",
@@ -215,3 +229,19 @@ def test_bulk_paths_chain_and_sign_in_their_transactions(app):
     app.record_cases(*cases)
     report = verify(app)
     assert report.ok and report.events == report.chained == report.signed > 3, str(report)
+
+
+def test_a_store_written_before_the_chain_is_chained_by_its_first_write(db_url):
+    """Events stored by an earlier version (eventsourcing's plain recorder, no chain) are chained and signed, in
+    the transaction of the first write after the upgrade."""
+    from entrypoints.bootstrap import open_jejak
+
+    plain = ("eventsourcing.postgres:PostgresApplicationRecorder" if db_url.startswith("postgresql")
+             else "eventsourcing.sqlite:SQLiteApplicationRecorder")
+    with open_jejak(db_url, env={"APPLICATION_RECORDER_TOPIC": plain}) as old:
+        walk(old, new_case(old), TO_RECOMMENDED[:2])
+    with open_jejak(db_url) as app:
+        assert kinds(verify(app)) == [(1, "inserted"), (2, "inserted"), (3, "inserted")]  # not chained yet
+        new_case(app, T0.replace(hour=11))
+        report = verify(app)
+        assert report.ok and report.events == report.chained == report.signed == 4, str(report)
