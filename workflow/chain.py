@@ -71,48 +71,57 @@ class ChainWriter:
         self.postgres = postgres
         self.signer: SignerKey | None = None
         if postgres:
-            from psycopg import sql  # only for PostgreSQL: a SQLite command does not load psycopg
+            self._postgres_statements(schema, events_table)
+            return
+        table, quoted = f'"{CHAIN_TABLE}"', f'"{events_table}"'  # names from code, not values
+        self.create = (f"CREATE TABLE IF NOT EXISTS {table} (position INTEGER PRIMARY KEY, seq INTEGER NOT NULL, "
+                       "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, content_hash TEXT NOT NULL, "
+                       "link TEXT NOT NULL, signed_from INTEGER, key_id TEXT, signature TEXT)")
+        self.head = f"SELECT seq, link FROM {table} ORDER BY position DESC LIMIT 1"
+        self.insert = (f"INSERT INTO {table} (position, seq, originator_id, originator_version, content_hash, link, "
+                       "signed_from, key_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        self.unchained = (f"SELECT rowid AS position, originator_id, originator_version, topic, state FROM {quoted} "
+                          "WHERE rowid < ? ORDER BY rowid")
+        self.after = (f"SELECT rowid AS position, originator_id, originator_version, topic, state FROM {quoted} "
+                      "WHERE rowid > ? ORDER BY rowid")
+        self.ids_after = (f"SELECT rowid AS position, originator_id, originator_version FROM {quoted} "
+                          "WHERE rowid > ? ORDER BY rowid")
+        self.max_position = f"SELECT max(rowid) AS position FROM {quoted}"
+        self.page = f"SELECT * FROM {table} WHERE position > ? ORDER BY position LIMIT ?"
+        self.copy = None
 
-            table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(CHAIN_TABLE))
-            events = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(events_table))
-            self.create = sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} (position bigint PRIMARY KEY, seq bigint NOT NULL, "
-                "originator_id text NOT NULL, originator_version bigint NOT NULL, content_hash text NOT NULL, "
-                "link text NOT NULL, signed_from bigint, key_id text, signature text)").format(table)
-            self.head = sql.SQL("SELECT seq, link FROM {} ORDER BY position DESC LIMIT 1").format(table)
-            self.insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                table, sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), sql.SQL(", ").join([sql.Placeholder()] * 9))
-            self.unchained = sql.SQL("SELECT notification_id AS position, originator_id, originator_version, topic, "
-                                     "state FROM {} WHERE notification_id < %s ORDER BY notification_id").format(events)
-            self.after = sql.SQL("SELECT notification_id AS position, originator_id, originator_version, topic, state "
-                                 "FROM {} WHERE notification_id > %s ORDER BY notification_id").format(events)
-            self.ids_after = sql.SQL("SELECT notification_id AS position, originator_id, originator_version FROM {} "
-                                     "WHERE notification_id > %s ORDER BY notification_id").format(events)
-            self.copy = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
-            self.max_position = sql.SQL("SELECT max(notification_id) AS position FROM {}").format(events)
-            self.page = sql.SQL("SELECT * FROM {} WHERE position > %s ORDER BY position LIMIT %s").format(table)
-        else:
-            self.create = (f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} (position INTEGER PRIMARY KEY, "
-                           "seq INTEGER NOT NULL, originator_id TEXT NOT NULL, originator_version INTEGER "
-                           "NOT NULL, content_hash TEXT NOT NULL, link TEXT NOT NULL, signed_from INTEGER, "
-                           "key_id TEXT, signature TEXT)")
-            self.head = f"SELECT seq, link FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1"
-            self.insert = f"INSERT INTO {CHAIN_TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * 9)})"
-            self.unchained = (f"SELECT rowid AS position, originator_id, originator_version, topic, state "
-                              f"FROM {events_table} WHERE rowid < ? ORDER BY rowid")
-            self.after = (f"SELECT rowid AS position, originator_id, originator_version, topic, state "
-                          f"FROM {events_table} WHERE rowid > ? ORDER BY rowid")
-            self.ids_after = (f"SELECT rowid AS position, originator_id, originator_version FROM {events_table} "
-                              "WHERE rowid > ? ORDER BY rowid")
-            self.copy = None
-            self.max_position = f"SELECT max(rowid) AS position FROM {events_table}"
-            self.page = f"SELECT * FROM {CHAIN_TABLE} WHERE position > ? ORDER BY position LIMIT ?"
+    def _postgres_statements(self, schema: str, events_table: str) -> None:
+        from psycopg import sql  # only for PostgreSQL: a SQLite command does not load psycopg
+
+        table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(CHAIN_TABLE))
+        events = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(events_table))
+        columns = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+        create = ("CREATE TABLE IF NOT EXISTS {} (position bigint PRIMARY KEY, seq bigint NOT NULL, "
+                  "originator_id text NOT NULL, originator_version bigint NOT NULL, content_hash text NOT NULL, "
+                  "link text NOT NULL, signed_from bigint, key_id text, signature text)")
+        self.create = sql.SQL(create).format(table)
+        self.head = sql.SQL("SELECT seq, link FROM {} ORDER BY position DESC LIMIT 1").format(table)
+        self.insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(table, columns,
+                                                                        sql.SQL(", ").join([sql.Placeholder()] * 9))
+        rows = "SELECT notification_id AS position, originator_id, originator_version, topic, state FROM {} WHERE "
+        self.unchained = sql.SQL(rows + "notification_id < %s ORDER BY notification_id").format(events)
+        self.after = sql.SQL(rows + "notification_id > %s ORDER BY notification_id").format(events)
+        ids = "SELECT notification_id AS position, originator_id, originator_version FROM {} WHERE notification_id > "
+        self.ids_after = sql.SQL(ids + "%s ORDER BY notification_id").format(events)
+        self.copy = sql.SQL("COPY {} ({}) FROM STDIN").format(table, columns)
+        self.max_position = sql.SQL("SELECT max(notification_id) AS position FROM {}").format(events)
+        self.page = sql.SQL("SELECT * FROM {} WHERE position > %s ORDER BY position LIMIT %s").format(table)
 
     def append(self, cursor, positions: Sequence[int], stored_events: Sequence) -> None:
         """Chain the events this transaction just stored (their notification ids, in order)."""
         entries = [(position, e.originator_id, e.originator_version, e.topic, e.state)
                    for position, e in zip(positions, stored_events, strict=True)]
         self._chain(cursor, entries)
+
+    def append_rows(self, cursor, positions: Sequence[int], events: list[tuple]) -> None:
+        """Chain a bulk insert's (originator id, version, topic, state) rows, stored at these positions."""
+        self._chain(cursor, [(position, *fields) for position, fields in zip(positions, events, strict=True)],
+                    bulk=True)
 
     def last_position(self, cursor) -> int:
         """The newest notification id (call it under the insert lock, before a bulk insert)."""

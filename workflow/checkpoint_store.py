@@ -18,19 +18,21 @@ class CheckpointStore:
             from psycopg import sql  # only for PostgreSQL
 
             table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(CHECKPOINT_TABLE))
-            self.create = sql.SQL("CREATE TABLE IF NOT EXISTS {} (size bigint NOT NULL, root text NOT NULL, "
-                                  "created_at text NOT NULL, note text NOT NULL, PRIMARY KEY (size, root))").format(table)
-            self.insert = sql.SQL("INSERT INTO {} (size, root, created_at, note) VALUES (%s, %s, %s, %s) "
-                                  "ON CONFLICT DO NOTHING").format(table)
+            create = ("CREATE TABLE IF NOT EXISTS {} (size bigint NOT NULL, root text NOT NULL, created_at text "
+                      "NOT NULL, note text NOT NULL, PRIMARY KEY (size, root))")
+            self.create = sql.SQL(create).format(table)
+            insert = "INSERT INTO {} (size, root, created_at, note) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
+            self.insert = sql.SQL(insert).format(table)
             self.since = sql.SQL("SELECT * FROM {} WHERE size >= %s ORDER BY size, created_at").format(table)
             self.latest = sql.SQL("SELECT * FROM {} ORDER BY size DESC, created_at DESC LIMIT 1").format(table)
-        else:
-            self.create = (f"CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (size INTEGER NOT NULL, root TEXT NOT NULL, "
-                           "created_at TEXT NOT NULL, note TEXT NOT NULL, PRIMARY KEY (size, root))")
-            self.insert = (f"INSERT INTO {CHECKPOINT_TABLE} (size, root, created_at, note) VALUES (?, ?, ?, ?) "
-                           "ON CONFLICT DO NOTHING")
-            self.since = f"SELECT * FROM {CHECKPOINT_TABLE} WHERE size >= ? ORDER BY size, created_at"
-            self.latest = f"SELECT * FROM {CHECKPOINT_TABLE} ORDER BY size DESC, created_at DESC LIMIT 1"
+            return
+        table = f'"{CHECKPOINT_TABLE}"'  # a name from code, not a value
+        self.create = (f"CREATE TABLE IF NOT EXISTS {table} (size INTEGER NOT NULL, root TEXT NOT NULL, "
+                       "created_at TEXT NOT NULL, note TEXT NOT NULL, PRIMARY KEY (size, root))")
+        self.insert = (f"INSERT INTO {table} (size, root, created_at, note) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT DO NOTHING")
+        self.since = f"SELECT * FROM {table} WHERE size >= ? ORDER BY size, created_at"
+        self.latest = f"SELECT * FROM {table} ORDER BY size DESC, created_at DESC LIMIT 1"
 
     def add(self, datastore, size: int, root_b64: str, note: str) -> None:
         with datastore.transaction(commit=True) as cursor:

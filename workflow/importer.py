@@ -755,7 +755,8 @@ def _insert(app, events: list[tuple]) -> None:
                                 for originator_id, version, topic, state in events])
             if chain := getattr(recorder, "chain", None):  # (eventsourcing's plain recorder: bench/chain_cost.py)
                 # each new rowid is the largest + 1, and this transaction holds the write lock: the last len(events)
-                chain.append_after(cursor, chain.last_position(cursor) - len(events), events)
+                last = chain.last_position(cursor)
+                chain.append_rows(cursor, range(last - len(events) + 1, last + 1), events)
         return
     if recorder.datastore.originator_id_type != "uuid":
         from eventsourcing.persistence import StoredEvent
