@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import cached_property
 
 from typing import TYPE_CHECKING
 
@@ -109,7 +110,7 @@ class SignerKey:
             raise InvalidField(what, f"key id {key_hex} does not belong to this key", allowed=_SIGNER_FORMAT)
         return signer
 
-    @property
+    @cached_property  # deriving the public key is an Ed25519 scalar multiplication: once per key, not per write
     def verifier(self) -> VerifierKey:
         public = self.private.public_key()
         return VerifierKey(self.name, _key_id(self.name, public.public_bytes_raw()), public)
