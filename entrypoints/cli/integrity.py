@@ -162,6 +162,9 @@ def cmd_verify(args) -> int:
         print(json.dumps({**data, "ok": ok}, indent=2))
     else:
         print(report)
+        if any(p.kind in ("log_shrunk", "log_diverged") for p in report.problems):
+            print(f"  (if this is a new store at the same place, not the one verified before, remove its entry "
+                  f"{identity!r} from {state_file})")
         if checkpoint is not None:
             print(f"checkpoint of size {checkpoint.size}: " + ("the log extends it" if against is None
                                                                else f"DOES NOT HOLD: {against}"))
