@@ -1,17 +1,17 @@
 """`jejak db secure`: a PostgreSQL store that enforces what the application promises, set up by the database owner.
 
-Run once by the owner (and again after an upgrade, or once the HTTP server's tables exist): every run converges the
-database to `TABLES`, so running it twice changes nothing. As the owner it
+Run once by the owner (and again after an upgrade): every run converges the database to `TABLES`, so running it
+twice changes nothing. As the owner it
 
 - creates the schema: the event store through eventsourcing's own recorder, the data-key table through the write
-  side's own code, the read models through the read side's (created, or migrated after an upgrade), so that the
-  roles below need no ``CREATE`` anywhere (they start without running any DDL: workflow.append_only);
+  side's own code, the read models through the read side's (created, or migrated after an upgrade), the HTTP
+  server's tables through the server's definitions, so that the roles below need no ``CREATE`` anywhere (they
+  start without running any DDL: workflow.append_only);
 - creates the application role (the server and the CLI connect as it) and the reader role (notebooks, BI tools)
   when they are missing, and refuses roles that could get round the grants (superuser, CREATEROLE, BYPASSRLS,
   replication, or a member of the owner);
 - attaches the append-only guard to the stored events, their hash chain and checkpoints (any table marked
-  ``append_only``): ``UPDATE``,
-  ``DELETE`` and ``TRUNCATE`` are refused for every role, the owner included;
+  ``append_only``): ``UPDATE``, ``DELETE`` and ``TRUNCATE`` are refused for every role, the owner included;
 - gives the application role eventsourcing's insert lock through the owner's function (workflow.append_only);
 - grants exactly what `TABLES` says (revoking anything else from both roles and from PUBLIC), with ``USAGE`` on the
   sequences of the tables a role inserts into;
@@ -44,15 +44,13 @@ EVENTS_TABLE = "jejak_events"  # eventsourcing names it after the application (`
 @dataclass(frozen=True)
 class Grants:
     """What each role may do on one table. ``append_only``: the guard refuses UPDATE, DELETE and TRUNCATE for every
-    role. ``app_owns``: the application role owns the table. ``optional``: created by another part (the HTTP
-    server), granted once it exists."""
+    role. ``app_owns``: the application role owns the table."""
 
     app: tuple[str, ...] = ()
     reader: tuple[str, ...] = ()
     app_columns: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (privilege, columns): only on those columns
     append_only: bool = False
     app_owns: bool = False
-    optional: bool = False
 
 
 TABLES: dict[str, Grants] = {
@@ -72,12 +70,12 @@ TABLES: dict[str, Grants] = {
     "event_chain": Grants(app=("SELECT", "INSERT"), reader=("SELECT",)),
     "projection_position": Grants(app=("SELECT", "INSERT", "UPDATE"), reader=("SELECT",)),
     "read_model_schema": Grants(app=("SELECT",)),
-    # the HTTP server's tables, created by the server's own definitions: re-run `jejak db secure` once they exist.
-    # Tokens are issued and revoked by the owner (`jejak token`); the server only reads them.
-    "api_token": Grants(app=("SELECT",), optional=True),
+    # the HTTP server's tables (entrypoints.tables). Tokens are issued and revoked by the owner (`jejak token`); the
+    # server only reads them.
+    "api_token": Grants(app=("SELECT",)),
     # a request's record is written when it starts and completed (UPDATE) when it ends; a failed one is deleted
-    "idempotency_record": Grants(app=("SELECT", "INSERT", "UPDATE", "DELETE"), optional=True),
-    "personal_data_access": Grants(app=("SELECT", "INSERT"), append_only=True, optional=True),  # who read whose data
+    "idempotency_record": Grants(app=("SELECT", "INSERT", "UPDATE", "DELETE")),
+    "personal_data_access": Grants(app=("SELECT", "INSERT"), append_only=True),  # who read whose data
 }
 
 PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"})
@@ -94,13 +92,12 @@ class Secured:
     reader_role: str
     created_roles: list[str] = field(default_factory=list)
     granted: dict[str, Grants] = field(default_factory=dict)
-    missing: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         tables = {name: {"app": "owner" if g.app_owns else list(g.app), "reader": list(g.reader),
                          "append_only": g.append_only} for name, g in self.granted.items()}
         return {"store": self.store, "app_role": self.app_role, "reader_role": self.reader_role,
-                "created_roles": self.created_roles, "tables": tables, "not_present": self.missing}
+                "created_roles": self.created_roles, "tables": tables}
 
 
 def secure(db: str | None, app_role: str = DEFAULT_APP_ROLE, reader_role: str = DEFAULT_READER_ROLE,
@@ -127,10 +124,7 @@ def secure(db: str | None, app_role: str = DEFAULT_APP_ROLE, reader_role: str = 
             conn.execute(statement)
         for table, grants in TABLES.items():
             if not _exists(conn, schema, table):
-                if not grants.optional:
-                    raise RuntimeError(f"{table} should have been created by now")
-                done.missing.append(table)
-                continue
+                raise RuntimeError(f"{table} should have been created by now")
             _grant(conn, schema, table, grants, app_role, reader_role)
             done.granted[table] = grants
     return done
@@ -183,8 +177,10 @@ def _preflight(conn, store: Store, app_role: str, reader_role: str) -> None:
 # --- the schema, as the owner -----------------------------------------------------------------------------------
 
 def _create_schema(db: str | None) -> None:
-    """The event store (eventsourcing's recorder), the data-key table and the read models, each created by the code
-    that uses it; an existing read model whose schema changed is migrated (dropped, created, then re-granted below)."""
+    """The event store (eventsourcing's recorder), the data-key table, the read models and the server's tables, each
+    created by the code that uses it; an existing read model whose schema changed is migrated (dropped, created, then
+    re-granted below)."""
+    from entrypoints.tables import ensure_tables
     from projections.readside import engine_for
     from workflow.application import Jejak
 
@@ -193,7 +189,7 @@ def _create_schema(db: str | None) -> None:
             raise RuntimeError(f"the events table is {app.recorder.events_table_name}, not {EVENTS_TABLE}")
         app.subject_keys._ensure_table()  # the write side's own CREATE TABLEs
         app.subject_keys.ensure_secrets_table()
-        engine_for(app.url)
+        ensure_tables(engine_for(app.url))
 
 
 # --- roles and grants, in the caller's transaction ---------------------------------------------------------------

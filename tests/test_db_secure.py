@@ -116,8 +116,7 @@ def test_secure_is_idempotent_and_converges(secured, capsys):
     code, out, _ = secured.secure(capsys, "--json")
     assert code == 0
     result = json.loads(out)
-    assert result["created_roles"] == [] and result["not_present"] == ["api_token", "idempotency_record",
-                                                                        "personal_data_access"]
+    assert result["created_roles"] == [] and set(TABLES) <= set(result["tables"])
     assert privileges(secured) == before  # the same grants again, the hand-made one taken back
     assert before["members"] == (0,)  # the owner's passing membership of the application role was taken back
 
@@ -198,18 +197,18 @@ def test_the_reader_reads_the_read_models_and_nothing_else(secured):
         refused(secured, secured.reader, statement)
 
 
-def test_the_server_tables_are_granted_once_they_exist(secured, capsys):
-    """Stand-ins for the HTTP server's tables (defined on its own branch): `secure`, run again, grants them."""
+def test_secure_creates_and_grants_the_server_tables(secured):
+    """The HTTP server's tables are made by `secure` itself, so the server starts under the application role at
+    once (tests/test_api_secured.py runs it): it reads tokens, appends the access record, and no more."""
     with secured.connect(secured.owner) as conn:
-        conn.execute("CREATE TABLE api_token (id text PRIMARY KEY, token_hash text NOT NULL)")
-        conn.execute("CREATE TABLE personal_data_access (id bigserial PRIMARY KEY, case_id text NOT NULL)")
-        conn.execute("INSERT INTO api_token VALUES ('t1', 'hash')")
-    code, out, _ = secured.secure(capsys, "--json")
-    assert code == 0 and json.loads(out)["not_present"] == ["idempotency_record"]
+        conn.execute("INSERT INTO api_token (token_id, secret_sha256, role, created_at) "
+                     "VALUES ('t1', 'hash', 'auditor', now())")
     with secured.connect(secured.app) as conn:
-        assert conn.execute("SELECT token_hash FROM api_token").fetchone() == ("hash",)
-        conn.execute("INSERT INTO personal_data_access (case_id) VALUES ('c1')")  # its sequence too
-    refused(secured, secured.app, "INSERT INTO api_token VALUES ('t2', 'forged')")  # tokens: the owner's CLI
+        assert conn.execute("SELECT secret_sha256 FROM api_token").fetchone() == ("hash",)
+        conn.execute("INSERT INTO personal_data_access (access_id, case_id, accessed_at, principal, actor, granted) "
+                     "VALUES ('a1', 'c1', now(), 'token:t1', 'auditor', false)")
+    refused(secured, secured.app, "INSERT INTO api_token (token_id, secret_sha256, role, created_at) "
+                                  "VALUES ('t2', 'forged', 'system', now())")  # tokens: the owner's CLI
     refused(secured, secured.app, "UPDATE personal_data_access SET case_id = 'c2'")
     assert "append-only" in refused(secured, secured.owner, "DELETE FROM personal_data_access")
     refused(secured, secured.reader, "SELECT * FROM api_token")

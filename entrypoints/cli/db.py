@@ -48,7 +48,4 @@ def cmd_secure(args) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-    if done.missing:
-        print(f"not present yet: {', '.join(done.missing)} (the server's tables: run `jejak db secure` again once "
-              "they exist)")
     return 0
