@@ -50,7 +50,13 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
     def insert_events(self, stored_events, **kwargs):
         if self.datastore.enable_db_functions:  # inserts by a database function would bypass the chain
             raise NotImplementedError("Jejak chains its events: POSTGRES_ENABLE_DB_FUNCTIONS is not supported")
-        return super().insert_events(stored_events, **kwargs)
+        try:
+            positions = super().insert_events(stored_events, **kwargs)
+        except BaseException:
+            self.chain.abandoned()
+            raise
+        self.chain.committed()
+        return positions
 
     def _fetch_ids_after_insert_events(self, curs, stored_events, **kwargs):
         positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)

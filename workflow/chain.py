@@ -21,6 +21,7 @@ importer's bulk paths.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -70,6 +71,8 @@ class ChainWriter:
     def __init__(self, postgres: bool, schema: str = "public", events_table: str = "stored_events"):
         self.postgres = postgres
         self.signer: SignerKey | None = None
+        self._committed_head: dict | None = None
+        self._pending = threading.local()  # the head a transaction of this thread wrote, until it commits
         if postgres:
             self._postgres_statements(schema, events_table)
             return
@@ -111,6 +114,18 @@ class ChainWriter:
         self.copy = sql.SQL("COPY {} ({}) FROM STDIN").format(table, columns)
         self.max_position = sql.SQL("SELECT max(notification_id) AS position FROM {}").format(events)
         self.page = sql.SQL("SELECT * FROM {} WHERE position > %s ORDER BY position LIMIT %s").format(table)
+
+    def committed(self) -> None:
+        """This thread's transaction committed: its head may spare the next write reading the head. Only a
+        committed head is kept, and it is used only when the next write's first position follows it directly
+        (any other writer's event, or a rowid reused after a deletion, makes the writer read the head again)."""
+        head, self._pending.head = getattr(self._pending, "head", None), None
+        if head is not None:
+            self._committed_head = head
+
+    def abandoned(self) -> None:
+        self._pending.head = None
+        self._committed_head = None
 
     def append(self, cursor, positions: Sequence[int], stored_events: Sequence) -> None:
         """Chain the events this transaction just stored (their notification ids, in order)."""
@@ -160,10 +175,15 @@ class ChainWriter:
 
     def _chain(self, cursor, entries: list[tuple], bulk: bool = False) -> None:
         """`bulk`: outside eventsourcing's pipeline (the importer's transaction), where PostgreSQL's COPY works."""
+        self._pending.head = None
         if not entries:
             return
-        cursor.execute(self.head)
-        head = cursor.fetchone()
+        cached = self._committed_head
+        if cached is not None and entries[0][0] == cached["position"] + 1:
+            head = cached  # nothing was stored since this writer's last commit: no need to read the head
+        else:
+            cursor.execute(self.head)
+            head = cursor.fetchone()
         if head is None:  # a store written before the chain was kept at write time: its events come first
             cursor.execute(self.unchained, (entries[0][0],))
             entries = [(r["position"], r["originator_id"], r["originator_version"], r["topic"], r["state"])
@@ -180,6 +200,8 @@ class ChainWriter:
             last = rows[-1]
             last[6:] = [first, self.signer.verifier.key_id.hex(),
                         self.signer.sign(chain_message(first, last[1], last[5])).hex()]
+        if not bulk:  # (the importer's transactions are not the recorder's: they do not report their commit)
+            self._pending.head = {"position": rows[-1][0], "seq": rows[-1][1], "link": rows[-1][5]}
         if bulk and self.copy is not None and len(rows) > 50:  # a bulk insert: COPY, as the importer stores the events
             with cursor.copy(self.copy) as copy:
                 for row in rows:
@@ -196,6 +218,15 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         self.chain = ChainWriter(postgres=False, events_table=events_table_name)
         self.checkpoints = CheckpointStore(postgres=False)
         self.create_table_statements += [self.chain.create, self.checkpoints.create]
+
+    def insert_events(self, stored_events, **kwargs):
+        try:
+            positions = super().insert_events(stored_events, **kwargs)
+        except BaseException:
+            self.chain.abandoned()
+            raise
+        self.chain.committed()
+        return positions
 
     def _insert_events(self, c, stored_events, **kwargs):
         positions = super()._insert_events(c, stored_events, **kwargs)
