@@ -114,6 +114,9 @@ class ChainWriter:
         self.copy = sql.SQL("COPY {} ({}) FROM STDIN").format(table, columns)
         self.max_position = sql.SQL("SELECT max(notification_id) AS position FROM {}").format(events)
         self.page = sql.SQL("SELECT * FROM {} WHERE position > %s ORDER BY position LIMIT %s").format(table)
+        for name in ("head", "insert", "unchained", "after", "ids_after", "copy", "max_position", "page"):
+            # as text once: psycopg would otherwise render the composed query at every execution of every write
+            setattr(self, name, getattr(self, name).as_string(None))
 
     def committed(self) -> None:
         """This thread's transaction committed: its head may spare the next write reading the head. Only a
