@@ -10,8 +10,8 @@ twice changes nothing. As the owner it
 - creates the application role (the server and the CLI connect as it) and the reader role (notebooks, BI tools)
   when they are missing, and refuses roles that could get round the grants (superuser, CREATEROLE, BYPASSRLS,
   replication, or a member of the owner);
-- attaches the append-only guard to the stored events (and to any table marked ``append_only``): ``UPDATE``,
-  ``DELETE`` and ``TRUNCATE`` are refused for every role, the owner included;
+- attaches the append-only guard to the stored events, their hash chain and checkpoints (any table marked
+  ``append_only``): ``UPDATE``, ``DELETE`` and ``TRUNCATE`` are refused for every role, the owner included;
 - gives the application role eventsourcing's insert lock through the owner's function (workflow.append_only);
 - grants exactly what `TABLES` says (revoking anything else from both roles and from PUBLIC), with ``USAGE`` on the
   sequences of the tables a role inserts into;
@@ -58,6 +58,9 @@ TABLES: dict[str, Grants] = {
     EVENTS_TABLE: Grants(app=("SELECT", "INSERT"), append_only=True),
     "subject_keys": Grants(app_owns=True),
     "store_secrets": Grants(app=("SELECT", "INSERT")),  # the import keys' HMAC secret, wrapped under the master key
+    # the write side's hash chain and the signed checkpoints (workflow.chain): public, append-only like the events
+    "jejak_chain": Grants(app=("SELECT", "INSERT"), reader=("SELECT",), append_only=True),
+    "jejak_checkpoint": Grants(app=("SELECT", "INSERT"), reader=("SELECT",), append_only=True),
     # the read side (projections.tables): catch-up replaces case_summary rows and appends the others' rows;
     # rebuilding (TRUNCATE) and migrating (DROP, CREATE) the read models stay with the owner
     "case_summary": Grants(app=("SELECT", "INSERT", "DELETE"), reader=("SELECT",)),

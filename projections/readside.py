@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from projections.case_event import CaseEvent
 from projections.case_summary import CaseSummary
 from projections.catchup import PAGE_SIZE, catch_up, ensure_positions
-from projections.integrity import EventChain
+from projections.event_chain import EventChain
 from projections.tables import READ_MODELS, case_summary, event_chain, fingerprint, metadata, \
     projection_position, read_model_schema
 from workflow.definitions import STATES

@@ -236,10 +236,10 @@ event_chain = Table(
     Column("originator_version", Integer, nullable=False, comment="the event's version within its case"),
     Column("content_hash", String(64), nullable=False, comment="SHA-256 of the stored event"),
     Column("link", String(64), nullable=False, comment="SHA-256 of previous link, position, content hash"),
-    comment="Hash chain over the stored events (projections.integrity).",
+    comment="The readers' copy of the hash chain the write side keeps in jejak_chain (projections.event_chain).",
 )
 
-READ_MODELS = (case_summary, case_event)  # rebuilt by ReadSide.rebuild(); event_chain only on request
+READ_MODELS = (case_summary, case_event)  # rebuilt by ReadSide.rebuild(); the chain copy only on request
 
 
 def fingerprint(table: Table) -> str:

@@ -11,6 +11,7 @@ import pytest
 
 from entrypoints.bootstrap import open_jejak
 from workflow.application import Jejak
+from workflow.signing import SignerKey
 
 PG_ADMIN = os.environ.get("JEJAK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 WIB = timezone(timedelta(hours=7))
@@ -21,9 +22,15 @@ def _admin(sql: str) -> None:
         conn.execute(sql)
 
 
+WRITER_KEY = SignerKey.generate("jejak.test/log")  # the writer's key of every test store (as in production)
+# set for the whole session, so that stores built by module-scoped fixtures (and the servers they start) sign too
+os.environ["JEJAK_SIGNING_KEY"] = str(WRITER_KEY)
+
+
 @pytest.fixture(autouse=True)
 def _state_dir(tmp_path_factory, monkeypatch):
-    """The CLI remembers in the user's state directory which stores it has warned about: not the real one."""
+    """The CLI remembers in the user's state directory which stores it has warned about (and the verifier the
+    heads it verified): not the real one."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.getbasetemp() / "state"))
 
 

@@ -366,8 +366,9 @@ def test_serve_refuses_without_master_key_and_announces_insecure_dev(tmp_path):
         server = ServerProcess(db_url, tmp_path / "file.log", env={**env, "JEJAK_MASTER_KEY_FILE": str(tmp_path / "key")})
         try:
             server.wait_ready()
-            assert httpx.get(server.url + "/healthz").json() == {"status": "ok", "insecure_dev": False,
-                                                                 "projections": "inline", "projection_leader": None}
+            health = httpx.get(server.url + "/healthz").json()
+            assert health == {"status": "ok", "insecure_dev": False, "signing": "JEJAK_SIGNING_KEY" in os.environ,
+                              "projections": "inline", "projection_leader": None}
         finally:
             server.stop()
         server = ServerProcess(db_url, tmp_path / "dev.log", "--insecure-dev", env=env)

@@ -130,7 +130,7 @@ def check_invariants(db_url: str, race: dict, *, expect_conflicts: bool) -> Coun
         live = read_side.snapshot(catch_up=False)
         assert [row[0] for row in live["case_event"]] == ids
         assert len(live["case_summary"]) == len({str(e.originator_id) for _, e in stored})
-        report = verify(app, catch_up=False)
+        report = verify(app)
         assert report.ok and report.events == report.chained == len(ids), str(report)
         # the projection matches a replay of each case
         states = {row[0]: row for row in live["case_summary"]}

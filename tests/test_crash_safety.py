@@ -116,7 +116,7 @@ def assert_read_side_sound(app: Jejak) -> None:
     live = read_side.snapshot()
     ids = [n.id for n in app.recorder.select_notifications(start=0, limit=10**6, inclusive_of_start=False)]
     assert [row[0] for row in live["case_event"]] == ids
-    report = verify(app, catch_up=False)
+    report = verify(app)
     assert report.ok and report.chained == len(ids), str(report)
     read_side.rebuild()
     assert read_side.snapshot(catch_up=False) == live

@@ -151,6 +151,28 @@ def test_stored_events_refuse_edits_by_the_app_and_the_owner(secured, statement)
     assert event_count(secured) == count
 
 
+def test_the_chain_and_checkpoints_are_append_only_and_written_by_the_app_role(secured):
+    """The write side's chain rows and signed checkpoints, like the events: inserted by the application role in
+    its own transactions, then refused to every edit; the reader may read them (they are public)."""
+    from projections.checkpoints import make_checkpoint
+    from tests.conftest import WRITER_KEY
+    from workflow.chain import CHAIN_TABLE
+    from workflow.checkpoint_store import CHECKPOINT_TABLE
+
+    with open_jejak(secured.url(secured.app)) as app:
+        new_case(app)
+        make_checkpoint(app, WRITER_KEY)
+        report = verify(app)
+        assert report.ok and report.signed == report.events > 0
+    for table in (CHAIN_TABLE, CHECKPOINT_TABLE):
+        for statement in (f"UPDATE {table} SET size = size" if table == CHECKPOINT_TABLE
+                          else f"UPDATE {table} SET link = link", f"DELETE FROM {table}", f"TRUNCATE {table}"):
+            assert "permission denied" in refused(secured, secured.app, statement)
+            assert "append-only" in refused(secured, secured.owner, statement)
+        with secured.connect(secured.reader) as conn:
+            assert conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0] > 0
+
+
 def test_the_app_role_holds_no_edit_privilege_on_events_and_creates_nothing(secured):
     # a role with UPDATE, DELETE or TRUNCATE could take this lock; the application takes only eventsourcing's,
     # through the owner's function

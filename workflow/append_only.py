@@ -23,9 +23,13 @@ from __future__ import annotations
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import sql
 
+from workflow.chain import ChainWriter
+from workflow.checkpoint_store import CheckpointStore
+
 LOCK_FUNCTION = "jejak_lock_events"
 GUARD_FUNCTION = "jejak_refuse_edit"
 GUARD_TRIGGER = "jejak_append_only"
+CHAINED_TOPIC = "workflow.append_only:ChainedPostgresRecorder"
 
 # By the catalogue's caches (to_regclass, to_regprocedure): a join over pg_class and pg_namespace by name took twice
 # as long on a new connection (~4 against ~2 ms here), and every command of the CLI opens one.
@@ -33,8 +37,35 @@ _PROBE = ("SELECT pg_has_role(c.relowner, 'USAGE') AS owned, to_regprocedure(%s)
           "FROM pg_class c WHERE c.oid = to_regclass(%s)")
 
 
-class SecuredRecorder(PostgresApplicationRecorder):
-    """eventsourcing's recorder, taking its table lock through `LOCK_FUNCTION` (the same lock, as the owner)."""
+class ChainedPostgresRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL recorder; each insert also extends the chain, in the same transaction and
+    under the same table lock (so chain order is commit order)."""
+
+    def __init__(self, datastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.chain = ChainWriter(postgres=True, schema=datastore.schema, events_table=events_table_name)
+        self.checkpoints = CheckpointStore(postgres=True, schema=datastore.schema)
+        self.sql_create_statements += [self.chain.create, self.checkpoints.create]
+
+    def insert_events(self, stored_events, **kwargs):
+        if self.datastore.enable_db_functions:  # inserts by a database function would bypass the chain
+            raise NotImplementedError("Jejak chains its events: POSTGRES_ENABLE_DB_FUNCTIONS is not supported")
+        try:
+            positions = super().insert_events(stored_events, **kwargs)
+        except BaseException:
+            self.chain.abandoned()
+            raise
+        self.chain.committed()
+        return positions
+
+    def _fetch_ids_after_insert_events(self, curs, stored_events, **kwargs):
+        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        self.chain.append(curs, positions, stored_events)
+        return positions
+
+
+class SecuredRecorder(ChainedPostgresRecorder):
+    """eventsourcing's recorder (chaining its events), taking its table lock through `LOCK_FUNCTION` (the same lock, as the owner)."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
@@ -57,7 +88,7 @@ def prepare(factory, events_table: str) -> None:
         return  # a new store (created now, by this role) or this role's own tables: as eventsourcing does
     if factory.env.get(factory.CREATE_TABLE) is None:
         factory.env[factory.CREATE_TABLE] = "no"
-    if row["lock_function"] and factory.env.get(factory.APPLICATION_RECORDER_TOPIC) is None:
+    if row["lock_function"] and factory.env.get(factory.APPLICATION_RECORDER_TOPIC) in (None, CHAINED_TOPIC):
         factory.env[factory.APPLICATION_RECORDER_TOPIC] = f"{__name__}:{SecuredRecorder.__name__}"
 
 

@@ -19,13 +19,14 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, InternalError, ProgrammingError
 
-from workflow import decisions, privacy, rules
+from workflow import decisions, privacy, rules, signing
 from workflow.actors import Actor, covers
 from workflow.case import Case
 from workflow.definitions import get_era
 from workflow.errors import CaseNotFound, ConcurrentUpdate, InvalidField, JejakError, NotAuthorized
 from workflow.privacy import SubjectKeys
 from workflow.settings import Settings
+from workflow.signing import SignerKey
 from workflow.store import lost_schema_race, resolve_store
 
 EXTERNAL_REF_NAMESPACE = uuid5(NAMESPACE_URL, "https://jejak.example/external-ref")
@@ -51,13 +52,16 @@ def as_case_id(case_id: UUID | str) -> UUID:
 
 
 class Jejak(Application):
-    """Complaint cases, event-sourced. Open it with a store URL (default: ``JEJAK_DB`` or ``jejak.db``)."""
+    """Complaint cases, event-sourced. Open it with a store URL (default: ``JEJAK_DB`` or ``jejak.db``).
+
+    ``signer``: the key that signs the hash chain (workflow.chain); default: ``JEJAK_SIGNING_KEY[_FILE]``, if set;
+    ``False``: unsigned, whatever the environment says."""
 
     name = "Jejak"
 
     def __init__(self, db: str | None = None, *, settings: Settings | None = None,
                  clock: Callable[[], datetime] | None = None, env: dict[str, str] | None = None,
-                 due_cases: DueCases | None = None):
+                 due_cases: DueCases | None = None, signer: SignerKey | bool | None = None):
         self.store = resolve_store(db)
         self.settings = settings or Settings.from_env()
         # The clock stamps when events are recorded; only simulations (the demo, tests) replace it.
@@ -68,6 +72,10 @@ class Jejak(Application):
         store_env = self.store.eventsourcing_env()
         if cipher_key := os.environ.get("JEJAK_CIPHER_KEY"):  # optional: encrypt every stored event at rest
             store_env.update(CIPHER_TOPIC="eventsourcing.cryptography:AESCipher", CIPHER_KEY=cipher_key)
+        # the write side chains every event it stores, in the same transaction (workflow.chain)
+        store_env["APPLICATION_RECORDER_TOPIC"] = ("workflow.append_only:ChainedPostgresRecorder" if self.store.is_postgres
+                                                   else "workflow.chain:ChainedSQLiteRecorder")
+        self.signer = signing.configured_signer() if signer is None else signer or None
         super().__init__(env={**store_env, **(env or {})})
         self.subject_keys = SubjectKeys(self.recorder, self.store.is_postgres)
         self._new_subject_keys: dict[str, str] = {}  # kept just before the cases using them are saved
@@ -82,7 +90,10 @@ class Jejak(Application):
         # On a new database, two CREATE TABLE/TYPE IF NOT EXISTS at once fail one ("already exists").
         for attempt in range(10):
             try:
-                return super().construct_recorder()
+                recorder = super().construct_recorder()
+                if hasattr(recorder, "chain"):  # not when a benchmark asks for eventsourcing's plain recorder
+                    recorder.chain.signer = self.signer
+                return recorder
             except (InternalError, IntegrityError, ProgrammingError) as error:
                 if "permission denied" in str(error):
                     raise NotAuthorized(f"the store {self.store} has no event store yet, and role "

@@ -116,7 +116,7 @@ def parse_date(name: str, value: Any) -> str | None:
 def report_parts(fields: Mapping[str, Any], reporter_required: bool, on: date,
                  elections_file: Path | None = None) -> dict[str, Any]:
     """Validate a report's flat fields (its codes as they stood on its date, `on`) and group them as the
-    `Reported` event records them. The election's window is the command's to check (`commands.decide_report`)."""
+    `Reported` event records them. The election's window is the command's to check (`decisions.decide_report`)."""
     check_keys(fields, REPORT_FIELDS, "report")
     nip = fields.get("nip")
     if nip not in (None, "") and not (isinstance(nip, str) and _NIP.match(nip)):

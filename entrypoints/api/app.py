@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from entrypoints.api import errors
+from entrypoints.api.checkpointer import Checkpointer, interval_minutes
 from entrypoints.api.limits import BodyLimit
 from entrypoints.api.routes import audits, cases, system
 from entrypoints.api.settings import ServerSettings, require_master_key
@@ -32,6 +33,7 @@ INSECURE = ("**INSECURE DEV MODE**: this server runs without a master key; repor
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     settings = settings or ServerSettings.from_env()
+    interval_minutes()  # a bad JEJAK_CHECKPOINT_MINUTES stops the start, not a later round
     key_source = require_master_key(settings.insecure_dev)
 
     @asynccontextmanager
@@ -47,9 +49,15 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         else:
             log.info("master key from %s", key_source)
         app.state.server = Server(settings)
+        if app.state.server.app.signer is None:
+            log.warning("UNSIGNED MODE: no JEJAK_SIGNING_KEY; the hash chain is written unsigned and no checkpoint "
+                        "is signed, so the log does not hold against the database's administrator")
+        checkpointer = Checkpointer(app.state.server, interval_minutes())
+        checkpointer.start()
         try:
             yield
         finally:
+            checkpointer.close()
             app.state.server.close()
 
     description = (INSECURE + DESCRIPTION) if settings.insecure_dev else DESCRIPTION

@@ -304,10 +304,11 @@ def build_parser(command: str | None = None, remote: bool = False) -> argparse.A
     p.set_defaults(func=cmd_workflow)
 
     if command not in CORE_COMMANDS:
-        from entrypoints.cli import db, demo, export, importing, readside, serve
+        from entrypoints.cli import db, demo, export, importing, integrity, readside, serve
 
         demo.register(sub)
         readside.register(sub)
+        integrity.register(sub)
         importing.register(sub)
         export.register(sub)
         db.register(sub)

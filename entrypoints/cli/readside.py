@@ -1,10 +1,9 @@
-"""Read-side subcommands of the `jejak` CLI (project, audit, verify), registered by entrypoints.cli.main.
+"""Read-side subcommands of the `jejak` CLI (project, audit), registered by entrypoints.cli.main.
 
     jejak project [--rebuild [--chain]] [--follow [--poll-interval SECONDS]]
     jejak audit NAME [--json | --csv] [--by COLUMN ...] [--as-of DATE ...] [--now DATETIME] [--threshold DAYS]
-    jejak verify [--digest HEX@POSITION] [--json]
 
-Exit codes: 0 fine, 1 tampering found by verify, JejakError codes for user errors.
+Exit codes: 0 fine, JejakError codes for user errors. (`verify` is in entrypoints.cli.integrity.)
 """
 
 from __future__ import annotations
@@ -27,7 +26,8 @@ def register(subparsers) -> None:
                                           "event_chain), exactly once.")
     p.add_argument("--rebuild", action="store_true", help="drop and rebuild every read model from the events")
     p.add_argument("--chain", action="store_true",
-                   help="with --rebuild, also rebuild the hash chain (erases tamper evidence: verify first)")
+                   help="with --rebuild, also rebuild event_chain, the readers' copy of the hash chain (it vouches "
+                        "for nothing: verify checks the write side's signed chain, which no command rebuilds)")
     p.add_argument("--follow", action="store_true",
                    help="keep catching up until interrupted (LISTEN/NOTIFY on PostgreSQL, plus polling); on "
                         "PostgreSQL only the elected follower among all such processes and servers does")
@@ -54,14 +54,6 @@ def register(subparsers) -> None:
     a.add_argument("--include-imported", action="store_true",
                    help="backdating: also list history brought in by `jejak import` (apart, as imported_…)")
     a.set_defaults(func=cmd_audit)
-
-    v = subparsers.add_parser("verify", help="check the events against the hash chain (tamper evidence)",
-                              description="Recompute the SHA-256 chain over the stored events and report any "
-                                          "edited, deleted, inserted or reordered event; prints the head digest "
-                                          "HEX@POSITION to publish.")
-    v.add_argument("--digest", metavar="HEX@POSITION", help="also check a previously published digest")
-    _json_flag(v)
-    v.set_defaults(func=cmd_verify)
 
 
 def _json_flag(parser) -> None:
@@ -138,21 +130,6 @@ def print_frame(frame, args) -> None:
 
         with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
             print(for_people(frame, Settings.from_env().zone).to_string(index=False))
-
-
-def cmd_verify(args) -> int:
-    from projections.integrity import verify
-
-    from entrypoints import verification_log
-
-    with _open(args) as app:
-        report = verify(app, args.digest)
-        verification_log.record(app, report)  # the dashboard's integrity page shows the last run
-    if getattr(args, "json", False):
-        print(json.dumps(report.as_dict(), indent=2))
-    else:
-        print(report)
-    return 0 if report.ok else 1
 
 
 def _say(args, data: dict, text: str) -> None:

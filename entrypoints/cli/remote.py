@@ -137,6 +137,10 @@ def cmd_audit(client, args) -> int:
 def cmd_verify(client, args) -> int:
     from projections.integrity import Problem, VerifyReport
 
+    local = [flag for flag in ("proof", "checkpoint", "writer_key", "trusted_keys") if getattr(args, flag, None)]
+    if local:
+        raise InvalidField("--" + local[0].replace("_", "-"), "is checked on this machine, not by the server",
+                           allowed="jejak verify without --server (a proof needs no database at all)")
     data = client.verify(args.digest)
     if getattr(args, "json", False):
         print(json.dumps(data, indent=2))

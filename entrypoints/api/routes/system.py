@@ -1,4 +1,4 @@
-"""The deadline clock (tick, `system` role only), tamper evidence (verify, digest) and health checks."""
+"""The deadline clock (tick, `system` role only), tamper evidence (verify, digest, checkpoints) and health checks."""
 
 from __future__ import annotations
 
@@ -45,11 +45,21 @@ def digest(principal: ReaderDep, server: ServerDep):
     return {"digest": f"{head.link}@{head.position}" if head else None}
 
 
-@router.get("/healthz", summary="The process is up (no authentication); whether it is the projection follower")
+@router.get("/api/v1/checkpoints", summary="The log's signed checkpoints, for witnesses and outsiders (no "
+            "authentication): the newest, those from tree size `since` on, and the consistency proof from `since`")
+def checkpoints(server: ServerDep,
+                since: Annotated[int, Query(ge=0, le=2 ** 62, description="a tree size the caller holds")] = 0):
+    from projections.checkpoints import log_bundle
+
+    return log_bundle(server.app, since)
+
+
+@router.get("/healthz", summary="The process is up (no authentication); whether it signs and whether it is the "
+            "projection follower")
 def healthz(server: ServerDep):
     leading = server.follower.leading.is_set() if server.follower is not None else None
-    return {"status": "ok", "insecure_dev": server.settings.insecure_dev, "projections": server.settings.projections,
-            "projection_leader": leading}
+    return {"status": "ok", "insecure_dev": server.settings.insecure_dev, "signing": server.app.signer is not None,
+            "projections": server.settings.projections, "projection_leader": leading}
 
 
 @router.get("/readyz", summary="The database answers (no authentication)")
