@@ -66,8 +66,8 @@ class VerifyReport:
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "events": self.events, "chained": self.chained, "signed": self.signed,
-                "writer_keys": self.writer_keys, "signature_rows": self.signature_rows, "head": self.head, "digest": self.digest,
-                "digest_ok": self.digest_ok, "problems": [asdict(p) for p in self.problems]}
+                "writer_keys": self.writer_keys, "signature_rows": self.signature_rows, "head": self.head,
+                "digest": self.digest, "digest_ok": self.digest_ok, "problems": [asdict(p) for p in self.problems]}
 
     def frame(self):
         import pandas as pd

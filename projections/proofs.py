@@ -54,7 +54,8 @@ class ProofCheck:
 def check_proof(data: dict, keys: list[VerifierKey], min_signatures: int) -> ProofCheck:
     """Check an inclusion proof file offline; with `keys`, its checkpoint needs `min_signatures` of them."""
     if not isinstance(data, dict) or data.get("format") != PROOF_FORMAT:
-        raise InvalidField("--proof", "not an inclusion proof", allowed=f"a file written by `jejak proof` ({PROOF_FORMAT})")
+        raise InvalidField("--proof", "not an inclusion proof",
+                           allowed=f"a file written by `jejak proof` ({PROOF_FORMAT})")
     try:
         event, index, size = data["event"], int(data["leaf_index"]), int(data["tree_size"])
         state = base64.b64decode(event["state"], validate=True)

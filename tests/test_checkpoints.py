@@ -186,3 +186,26 @@ def test_the_server_publishes_checkpoints_without_authentication(db_url, monkeyp
             assert witness(later, OMBUDSMAN, [WRITER_KEY.verifier], path).count("\u2014 ") == 2
         assert state[WRITER_KEY.name]["size"] == 1
         assert client.get("/api/v1/checkpoints", params={"since": -1}).status_code == 422
+
+
+def test_a_witness_fetches_from_a_real_server(logged, tmp_path, capsys):
+    """`jejak witness --log URL` against `jejak serve` (its public /api/v1/checkpoints), twice: the second time with
+    the consistency proof from the size it signed first."""
+    from tests.server_support import ServerProcess
+
+    (tmp_path / "log.pub").write_text(f"{WRITER_KEY.verifier}\n")
+    (tmp_path / "omb.key").write_text(f"{OMBUDSMAN}\n")
+    make_checkpoint(logged, WRITER_KEY)
+    server = ServerProcess(str(logged.store), tmp_path / "serve.log", "--insecure-dev",
+                           env={"JEJAK_CHECKPOINT_MINUTES": "0"})
+    try:
+        server.wait_ready()
+        argv = ["witness", "--key", str(tmp_path / "omb.key"), "--log", server.url, "--log-key",
+                str(tmp_path / "log.pub"), "--state", str(tmp_path / "w.json")]
+        assert main(argv) == 0 and "\u2014 ombudsman.test " in capsys.readouterr().out
+        new_case(logged, T0.replace(hour=12))
+        make_checkpoint(logged, WRITER_KEY)
+        assert main(argv) == 0
+        assert accept(capsys.readouterr().out, [WRITER_KEY.verifier, OMBUDSMAN.verifier], 2).size == 9
+    finally:
+        server.stop()

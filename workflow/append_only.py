@@ -23,7 +23,7 @@ from __future__ import annotations
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import sql
 
-from workflow.chain import ChainWriter
+from workflow.chain import ChainWriter, ReportsCommits
 from workflow.checkpoint_store import CheckpointStore
 
 LOCK_FUNCTION = "jejak_lock_events"
@@ -37,7 +37,7 @@ _PROBE = ("SELECT pg_has_role(c.relowner, 'USAGE') AS owned, to_regprocedure(%s)
           "FROM pg_class c WHERE c.oid = to_regclass(%s)")
 
 
-class ChainedPostgresRecorder(PostgresApplicationRecorder):
+class ChainedPostgresRecorder(ReportsCommits, PostgresApplicationRecorder):
     """eventsourcing's PostgreSQL recorder; each insert also extends the chain, in the same transaction and
     under the same table lock (so chain order is commit order)."""
 
@@ -50,13 +50,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
     def insert_events(self, stored_events, **kwargs):
         if self.datastore.enable_db_functions:  # inserts by a database function would bypass the chain
             raise NotImplementedError("Jejak chains its events: POSTGRES_ENABLE_DB_FUNCTIONS is not supported")
-        try:
-            positions = super().insert_events(stored_events, **kwargs)
-        except BaseException:
-            self.chain.abandoned()
-            raise
-        self.chain.committed()
-        return positions
+        return super().insert_events(stored_events, **kwargs)
 
     def _fetch_ids_after_insert_events(self, curs, stored_events, **kwargs):
         positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
@@ -65,7 +59,8 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
 
 
 class SecuredRecorder(ChainedPostgresRecorder):
-    """eventsourcing's recorder (chaining its events), taking its table lock through `LOCK_FUNCTION` (the same lock, as the owner)."""
+    """eventsourcing's recorder (chaining its events), taking its table lock through `LOCK_FUNCTION` (the same lock,
+    as the owner)."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)

@@ -73,7 +73,8 @@ class Jejak(Application):
         if cipher_key := os.environ.get("JEJAK_CIPHER_KEY"):  # optional: encrypt every stored event at rest
             store_env.update(CIPHER_TOPIC="eventsourcing.cryptography:AESCipher", CIPHER_KEY=cipher_key)
         # the write side chains every event it stores, in the same transaction (workflow.chain)
-        store_env["APPLICATION_RECORDER_TOPIC"] = ("workflow.append_only:ChainedPostgresRecorder" if self.store.is_postgres
+        store_env["APPLICATION_RECORDER_TOPIC"] = ("workflow.append_only:ChainedPostgresRecorder"
+                                                   if self.store.is_postgres
                                                    else "workflow.chain:ChainedSQLiteRecorder")
         self.signer = signing.configured_signer() if signer is None else signer or None
         super().__init__(env={**store_env, **(env or {})})

@@ -4,7 +4,8 @@ writing an event and vouching for it).
 For each stored event, in notification order (*position* = notification id, *seq* = 1, 2, …)::
 
     content_hash = SHA256(len-prefixed originator id, version, topic, state bytes)
-    link         = SHA256(previous link || position, 8 bytes signed big-endian || content_hash)  (genesis: 32 zero bytes)
+    link         = SHA256(previous link || position, 8 bytes signed big-endian || content_hash)
+                   (genesis: 32 zero bytes)
 
 The table ``jejak_chain`` keeps one row per event. The last row a transaction writes carries an Ed25519
 signature by the writer's key (workflow.signing; outside the database) over ``chain_message``: the first seq
@@ -213,14 +214,10 @@ class ChainWriter:
             cursor.executemany(self.insert, rows)
 
 
-class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
-    """eventsourcing's SQLite recorder; each insert also extends the chain, in the same transaction."""
+class ReportsCommits:
+    """A recorder mixin: tells its ChainWriter whether each insert committed (see `ChainWriter.committed`)."""
 
-    def __init__(self, datastore, events_table_name: str = "stored_events"):
-        super().__init__(datastore, events_table_name)
-        self.chain = ChainWriter(postgres=False, events_table=events_table_name)
-        self.checkpoints = CheckpointStore(postgres=False)
-        self.create_table_statements += [self.chain.create, self.checkpoints.create]
+    chain: ChainWriter
 
     def insert_events(self, stored_events, **kwargs):
         try:
@@ -230,6 +227,16 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             raise
         self.chain.committed()
         return positions
+
+
+class ChainedSQLiteRecorder(ReportsCommits, SQLiteApplicationRecorder):
+    """eventsourcing's SQLite recorder; each insert also extends the chain, in the same transaction."""
+
+    def __init__(self, datastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+        self.chain = ChainWriter(postgres=False, events_table=events_table_name)
+        self.checkpoints = CheckpointStore(postgres=False)
+        self.create_table_statements += [self.chain.create, self.checkpoints.create]
 
     def _insert_events(self, c, stored_events, **kwargs):
         positions = super()._insert_events(c, stored_events, **kwargs)

@@ -49,7 +49,8 @@ def register(subparsers) -> None:
     v.add_argument("--state", metavar="FILE", help="where this verifier remembers the heads it verified "
                                                    "(default: verified-heads.json in the user's state directory)")
     v.add_argument("--no-remember", action="store_true", help="neither check nor update the remembered head")
-    v.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="write JSON")  # keeps a --json given before
+    # SUPPRESS: keeps a --json given before the subcommand
+    v.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="write JSON")
     v.set_defaults(func=cmd_verify)
 
     p = subparsers.add_parser("proof", help="an inclusion proof of one event against the newest checkpoint")
