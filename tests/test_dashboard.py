@@ -250,7 +250,13 @@ def test_integrity_page_shows_the_head_and_the_last_verification(site, store, ca
     assert main(["--db", store[0], "verify", "--digest", digest]) == 0
     capsys.readouterr()
     page = body(client.get("/integrity").text)
-    assert 'class="ok"' in page and "Lolos" in page
+    assert 'class="ok"' in page and "Lolos" in page and 'id="no-checkpoint"' in page
+    assert main(["--db", store[0], "checkpoint"]) == 0  # signed with the tests' JEJAK_SIGNING_KEY
+    note = capsys.readouterr().out
+    origin, size, root = note.split("\n")[:3]
+    page = body(client.get("/integrity").text)
+    assert 'id="checkpoint-list"' in page and root in page and origin in page
+    assert f"{int(size):,}".replace(",", ".") in page  # the tree size, counted the Indonesian way
 
 
 # --- catalogs ----------------------------------------------------------------------------------------------
