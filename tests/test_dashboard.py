@@ -119,8 +119,12 @@ def test_league_table_equals_the_responsiveness_audit_filtered_and_sorted(site):
     for column in ("received", "followed_up", "overdue", "blocked"):
         assert list(shown[column]) == list(expected[column])
     assert shown["follow_up_rate"].round(9).tolist() == expected["follow_up_rate"].round(9).tolist()
-    page = body(client.get("/ppk", params={"province": "prov-ntb", "sort": "received", "dir": "desc"}).text)
+    response = client.get("/ppk", params={"province": "prov-ntb", "sort": "received", "dir": "desc"})
+    page = body(response.text)
     assert [part.split('"')[0] for part in page.split('data-ppk="')[1:]] == list(expected["ppk"])
+    audit = client.get("/api/v1/audits/responsiveness", headers=bearer(auditor))  # one server, no replica
+    assert response.headers["Jejak-Read-From"] == audit.headers["Jejak-Read-From"] == "primary"
+    assert response.headers["Jejak-Position"] == audit.headers["Jejak-Position"]
 
 
 def test_overview_funnel_equals_the_funnel_audit_as_of_a_date(site):

@@ -217,6 +217,9 @@ def test_one_follower_and_reads_from_the_replica_say_how_fresh(deployment):
     audit = httpx.get(b.url + "/api/v1/audits/funnel", headers=bawaslu)
     assert audit.status_code == 200 and audit.headers["Jejak-Read-From"] == "replica"
     assert int(audit.headers["Jejak-Position"]) >= 0
+    for path in ("/", "/ppk", "/overdue", "/integrity"):  # the dashboard reads the replica as the audits do
+        page = httpx.get(b.url + path)
+        assert page.status_code == 200 and page.headers["Jejak-Read-From"] == "replica", path
     ahead = httpx.get(a.url + f"/api/v1/cases?min_position={position + 10**9}", headers=bawaslu)
     assert ahead.status_code == 422 and "min_position" in ahead.json()["detail"]
 

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from entrypoints.api import freshness
 from entrypoints.api.deps import ServerDep
 from entrypoints.api.server import Server
 from entrypoints.auth import Principal
@@ -49,6 +50,15 @@ class Page:
     lang: str
     viewer: Principal | None
     min_cases: int
+    freshness: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def read_side(self):
+        """The read models this page reads, as the API's listings and audits do: the replica when the server has
+        one (`--read-db`), else the primary; the response says which and at what position (`Jejak-Position`,
+        `Jejak-Read-From`)."""
+        read_side, self.freshness = freshness.read_models(self.server)
+        return read_side
 
     @property
     def public(self) -> bool:
@@ -69,7 +79,7 @@ class Page:
     def render(self, template: str, status: int = 200, **context) -> HTMLResponse:
         html = environment(self.lang).get_template(template).render(
             page=self, f=self.formats, languages=i18n.LANGUAGES, **context)
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(html, status_code=status, headers=self.freshness)
 
 
 def page(request: Request, server: ServerDep) -> Page:

@@ -22,7 +22,7 @@ class NoSuchAgency(CaseNotFound):
 
 @router.get("/ppk/{code}", name="agency")
 def agency(code: str, page: PageDep):
-    cases = dashboard.agency_cases(page.server.read_side, code)
+    cases = dashboard.agency_cases(page.read_side, code)
     if cases.empty:
         raise NoSuchAgency(code)
     states = (cases.groupby("state").agg(cases=("case_id", "size"), median_age_days=("age_days", "median"))

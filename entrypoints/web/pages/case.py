@@ -28,7 +28,7 @@ def require_reader(page) -> None:
 @router.get("/cases/{case_id}", name="case")
 def case_page(case_id: str, page: PageDep, as_of: str | None = None):
     require_reader(page)
-    rs = page.server.read_side
+    rs = page.read_side
     day = as_of_date(as_of, rs)
     summary = dashboard.case_row(rs, case_id)
     if summary is None:

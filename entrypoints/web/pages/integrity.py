@@ -36,6 +36,6 @@ def checkpoints(page) -> list[dict]:
 
 @router.get("/integrity", name="integrity")
 def integrity(page: PageDep):
-    head = dashboard.chain_head(page.server.read_side)
+    head = dashboard.chain_head(page.read_side)
     last = verification_log.latest(page.server.engine)
     return page.render("integrity.html", nav="integrity", head=head, last=last, checkpoints=checkpoints(page))

@@ -32,7 +32,7 @@ def league_rows(page, filters: dict, sort: str | None, direction: str | None, op
     if direction not in ("asc", "desc"):
         raise InvalidField("dir", f"not a direction: {direction!r}", allowed=("asc", "desc"))
     chosen = {name: value for name, value in filters.items() if value}
-    rs = page.server.read_side
+    rs = page.read_side
     options = options or dashboard.choice_sets(rs, list(FILTERS), recommended_only=True)
     for name, value in chosen.items():
         if value not in options[name]:
@@ -58,7 +58,7 @@ def _filters(election, province, era) -> dict:
 def league(page: PageDep, election: str | None = None, province: str | None = None, era: str | None = None,
            sort: str | None = None, dir: str | None = None):
     filters = _filters(election, province, era)
-    options = dashboard.choice_sets(page.server.read_side, list(FILTERS), recommended_only=True)
+    options = dashboard.choice_sets(page.read_side, list(FILTERS), recommended_only=True)
     rows, (sort, direction) = league_rows(page, filters, sort, dir, options)
     return page.render("league.html", nav="ppk", rows=rows, filters=filters, options=options, sort=sort,
                        direction=direction, columns=COLUMNS)

@@ -41,7 +41,7 @@ def days_late(cases, rules: dict, settings, today) -> list[float]:
 
 @router.get("/overdue", name="overdue")
 def overdue(page: PageDep):
-    cases = audits.overdue(page.server.read_side)
+    cases = audits.overdue(page.read_side)
     settings = page.server.app.settings
     today = page.server.app.clock().astimezone(settings.zone).date()
     rules = {key: deadline_rule(*key, settings) for key in

@@ -30,7 +30,7 @@ def as_of_date(text: str | None, source) -> date | None:
 
 
 def chosen_election(page, election: str | None) -> tuple[str | None, list[str]]:
-    names = dashboard.elections(page.server.read_side)
+    names = dashboard.elections(page.read_side)
     if election and election not in names:
         raise InvalidField("election", f"no cases of election {election!r} in this store", allowed=names or "none")
     return (election or (names[0] if names else None)), names
@@ -38,7 +38,7 @@ def chosen_election(page, election: str | None) -> tuple[str | None, list[str]]:
 
 @router.get("/", name="overview")
 def overview(page: PageDep, election: str | None = None, as_of: str | None = None):
-    rs = page.server.read_side
+    rs = page.read_side
     election, names = chosen_election(page, election)
     day = as_of_date(as_of, rs)
     steps, curve, chart = [], None, None
