@@ -141,4 +141,3 @@ def states_after(conn: Connection, pairs: list[tuple[str, int]]) -> list[tuple[s
     return found
 
 
-CaseEvent = CaseEventProjector  # the old name (projections/readside.py imports it)

@@ -252,4 +252,3 @@ def import_origin(event) -> dict:
             "import_line": origin.get("line")}
 
 
-CaseSummary = CaseSummaryProjector  # the old name (projections/readside.py imports it)

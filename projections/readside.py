@@ -21,8 +21,8 @@ from sqlalchemy import Engine, create_engine, delete, event, select, text, updat
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from projections.case_event import CaseEvent
-from projections.case_summary import CaseSummary
+from projections.case_event import CaseEventProjector
+from projections.case_summary import CaseSummaryProjector
 from projections.catchup import PAGE_SIZE, catch_up, ensure_positions
 from projections.event_chain import EventChain
 from projections.tables import READ_MODELS, case_summary, event_chain, fingerprint, metadata, \
@@ -116,7 +116,7 @@ class ReadSide:
         self.engine = replica_engine_for(make_url(url)) if self.replica else engine_for(app.url)
         self.catch_up_on_read = catch_up_on_read and not self.replica
         self.page_size = page_size
-        self.projectors = [CaseSummary(app), CaseEvent(), EventChain()]
+        self.projectors = [CaseSummaryProjector(app), CaseEventProjector(), EventChain()]
 
     def catch_up(self) -> int:
         """Apply every new event to every projection, exactly once; returns how many events were read."""
