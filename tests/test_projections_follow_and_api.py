@@ -10,6 +10,7 @@ import time
 import pandas as pd
 import pytest
 
+from entrypoints.cli import integrity
 from entrypoints.cli import readside as cli
 from projections.auditor import Auditor
 from projections.readside import ReadSide
@@ -105,7 +106,9 @@ def _run(*argv) -> tuple[int, str]:
     parser = argparse.ArgumentParser(prog="jejak")
     parser.add_argument("--db")
     parser.add_argument("--json", action="store_true")
-    cli.register(parser.add_subparsers(required=True))
+    commands = parser.add_subparsers(required=True)
+    cli.register(commands)
+    integrity.register(commands)  # verify
     args = parser.parse_args(list(argv))
     try:
         return args.func(args), ""
