@@ -90,6 +90,14 @@ def log_bundle(app, since: int = 0, tree: LogTree | None = None) -> dict:
             "consistency": {"from": since, "to": size, "proof": proof}}
 
 
+def recent(app, limit: int) -> list[dict]:
+    """The `limit` newest stored checkpoints, newest first, each with the names that signed it (the log's key and
+    any witnesses' co-signatures the note carries): names only, for display; `accept` checks the signatures."""
+    rows = app.recorder.checkpoints.newest(app.recorder.datastore, limit)
+    return [{"size": row["size"], "root": row["root"], "signed_at": datetime.fromisoformat(row["created_at"]),
+             "signers": list(dict.fromkeys(name for name, _, _ in split_note(row["note"])[1]))} for row in rows]
+
+
 def accept(note: str, keys: list[VerifierKey], min_signatures: int, what: str = "checkpoint") -> Checkpoint:
     """The checkpoint, if at least `min_signatures` of the trusted `keys` signed it."""
     checkpoint = Checkpoint.parse(note, what)

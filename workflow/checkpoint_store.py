@@ -24,7 +24,7 @@ class CheckpointStore:
             insert = "INSERT INTO {} (size, root, created_at, note) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
             self.insert = sql.SQL(insert).format(table)
             self.since = sql.SQL("SELECT * FROM {} WHERE size >= %s ORDER BY size, created_at").format(table)
-            self.latest = sql.SQL("SELECT * FROM {} ORDER BY size DESC, created_at DESC LIMIT 1").format(table)
+            self.newest_first = sql.SQL("SELECT * FROM {} ORDER BY size DESC, created_at DESC LIMIT %s").format(table)
             return
         table = f'"{CHECKPOINT_TABLE}"'  # a name from code, not a value
         self.create = (f"CREATE TABLE IF NOT EXISTS {table} (size INTEGER NOT NULL, root TEXT NOT NULL, "
@@ -32,7 +32,7 @@ class CheckpointStore:
         self.insert = (f"INSERT INTO {table} (size, root, created_at, note) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT DO NOTHING")
         self.since = f"SELECT * FROM {table} WHERE size >= ? ORDER BY size, created_at"
-        self.latest = f"SELECT * FROM {table} ORDER BY size DESC, created_at DESC LIMIT 1"
+        self.newest_first = f"SELECT * FROM {table} ORDER BY size DESC, created_at DESC LIMIT ?"
 
     def add(self, datastore, size: int, root_b64: str, note: str) -> None:
         with datastore.transaction(commit=True) as cursor:
@@ -43,8 +43,12 @@ class CheckpointStore:
             cursor.execute(self.since, (size,))
             return [dict(row) for row in cursor.fetchall()]
 
-    def last(self, datastore) -> dict | None:
+    def newest(self, datastore, limit: int) -> list[dict]:
+        """The `limit` newest checkpoints, newest first (by tree size, then time of signing)."""
         with datastore.transaction(commit=False) as cursor:
-            cursor.execute(self.latest)
-            row = cursor.fetchone()
-            return dict(row) if row else None
+            cursor.execute(self.newest_first, (limit,))
+            return [dict(row) for row in cursor.fetchall()]
+
+    def last(self, datastore) -> dict | None:
+        newest = self.newest(datastore, 1)
+        return newest[0] if newest else None
