@@ -182,8 +182,13 @@ def cmd_triggers(args) -> int:
 def cmd_tick(args) -> int:
     with open_app(args) as app:
         marked = app.tick(now=parse_when(args.now, "--now"))
+    return print_marked(marked, args.json)
+
+
+def print_marked(marked, as_json: bool) -> int:
+    """What `tick` marked overdue, (case id, missed deadline) pairs, as `jejak tick` prints it here and over HTTP."""
     rows = [{"case_id": case_id, "missed_deadline": deadline} for case_id, deadline in marked]
-    if args.json:
+    if as_json:
         print_json(rows)
     else:
         print(f"{len(rows)} case(s) marked overdue")

@@ -106,16 +106,9 @@ def cmd_triggers(client, args) -> int:
 
 
 def cmd_tick(client, args) -> int:
-    from entrypoints.cli.main import print_json
+    from entrypoints.cli.main import print_marked
 
-    rows = [{"case_id": case_id, "missed_deadline": deadline} for case_id, deadline in client.tick(now=parse_when(args.now, "--now"))]
-    if args.json:
-        print_json(rows)
-    else:
-        print(f"{len(rows)} case(s) marked overdue")
-        for row in rows:
-            print(f"{row['case_id']}  {row['missed_deadline']}")
-    return 0
+    return print_marked(client.tick(now=parse_when(args.now, "--now")), args.json)
 
 
 def cmd_audit(client, args) -> int:
