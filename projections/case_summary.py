@@ -48,23 +48,37 @@ def chunks(items: list, size: int = 2000):
 
 
 class CaseSummaryProjector:
-    """Folds each case's events into its `case_summary` row."""
+    """Folds each case's events into its `case_summary` row, written once a batch (see projections.catchup)."""
 
     name = "case_summary"
     table = case_summary
 
     def __init__(self, app=None):
         self.app = app  # to fold a case again from its events after a `correct_date`
+        self.discard()
 
     def apply(self, conn: Connection, events: list[tuple[int, Case.Event, str]]) -> None:
-        # Cases reported in this page have no row yet: only the others are read, folded on, and replaced.
-        reported = {case_id for _, event, case_id in events if event.originator_version == 1}
-        earlier = sorted({case_id for _, _, case_id in events} - reported)
-        rows, found = existing_rows(conn, earlier)
+        # A case's row comes from this batch's earlier pages, else from the table; cases reported in this page
+        # have no row yet.
+        held = self._held
+        rows, wanted = {}, set()
+        for _, event, case_id in events:
+            if event.originator_version == 1:
+                rows[case_id] = None  # made below from its report
+            elif case_id not in rows:
+                row = held.get(case_id)
+                if row is None:
+                    wanted.add(case_id)
+                else:
+                    rows[case_id] = row
+        if wanted:
+            found_rows, found = existing_rows(conn, sorted(wanted))
+            rows.update(found_rows)
+            self._stored += found
         for _, event, case_id in events:
             if isinstance(event, Case.Reported):
                 rows[case_id] = self._new_row(case_id, event)
-            if case_id not in rows:  # its report is missing from the log: `jejak verify` will say why
+            if rows.get(case_id) is None:  # its report is missing from the log: `jejak verify` will say why
                 log.warning("case %s: event v%s without a report; skipped", case_id, event.originator_version)
                 continue
             refolded = self._refold(case_id, event.originator_version) if isinstance(event, Case.DateCorrected) \
@@ -73,9 +87,20 @@ class CaseSummaryProjector:
                 rows[case_id] = refolded
             else:
                 self._fold(rows[case_id], event)
-        delete_rows(conn, found)
-        if rows:
-            insert_rows(conn, case_summary, list(rows.values()))
+        held.update((case_id, row) for case_id, row in rows.items() if row is not None)
+
+    def held_rows(self) -> int:
+        return len(self._held)
+
+    def flush(self, conn: Connection) -> None:
+        """Replace the rows this batch read with the ones it folded."""
+        delete_rows(conn, self._stored)
+        insert_rows(conn, case_summary, list(self._held.values()))
+        self.discard()
+
+    def discard(self) -> None:
+        self._held: dict[str, dict] = {}  # case id: its row folded in this batch, in the table's column order
+        self._stored: list = []  # what `delete_rows` needs to remove the rows of it read from the table
 
     def _refold(self, case_id: str, version: int) -> dict | None:
         """The case's row folded again from its events up to this correction, each at its corrected time: what

@@ -1,8 +1,13 @@
-"""Pull-based catch-up: read the notification log after the projections' positions, apply a page, and write
-the rows and the new positions in one transaction.
+"""Pull-based catch-up: read the notification log after the projections' positions, apply it page by page, and
+write the rows and the new positions in one transaction (a batch of pages).
 
 Works on SQLite (which has no subscription) and PostgreSQL alike. Each page is read once and given to every
-projection that has not applied it yet. The positions are locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
+projection that has not applied it yet. A projection may hold rows back across the pages of a batch
+(`case_summary` folds each case's events into its row and writes the row once a batch): on a log where cases
+interleave, as in life, a page of 20,000 events touches up to 20,000 cases, and rewriting each touched row
+every page made a catch-up's cost per event grow with the store (issue 23). A batch ends at the end of the log,
+when a projection holds ``batch_rows`` rows back (memory: ~2 KB a row), or after ``batch_seconds`` (on SQLite
+the read side's transaction keeps the store's writers waiting, and they give up after 30 s). The positions are locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
 serialises writers) and advanced with a compare-and-set, so two catch-ups racing on one page cannot both
 apply it: the slower one rolls back and starts over from the new positions. A process killed mid-page
 leaves the previous commit intact and the next run redoes only that page.
@@ -23,6 +28,8 @@ from projections.tables import projection_position
 from workflow.case import Case
 
 PAGE_SIZE = 20000
+BATCH_ROWS = 50_000
+BATCH_SECONDS = {"sqlite": 10.0, "postgresql": 60.0}
 RETRIES = 5
 
 
@@ -31,7 +38,9 @@ class Projector(Protocol):
 
     def apply(self, conn: Connection, events: list[tuple[int, Case.Event, str]]) -> None:
         """Apply a page of (notification id, event, case id) in log order, within the caller's transaction.
-        A projector with ``raw = True`` gets the stored notifications instead."""
+        A projector with ``raw = True`` gets the stored notifications instead. One that holds rows back across
+        pages also has ``held_rows() -> int``, ``flush(conn)`` (write them, at the end of the batch) and
+        ``discard()`` (forget them: the batch rolled back)."""
 
 
 class CatchUpConflict(RuntimeError):
@@ -64,7 +73,8 @@ def _locked_positions(conn: Connection, names: list[str]) -> dict[str, int]:
     return dict(conn.execute(query).all())
 
 
-def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], page_size: int = PAGE_SIZE) -> int:
+def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], page_size: int = PAGE_SIZE,
+             batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None) -> int:
     """Apply every notification after each projector's position; returns how many were read and applied."""
     if not isinstance(projectors, Sequence):
         projectors = [projectors]
@@ -72,7 +82,7 @@ def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], p
     conflicts = 0
     while True:
         try:
-            count = catch_up_page(app, engine, projectors, page_size)
+            count = catch_up_batch(app, engine, projectors, page_size, batch_rows, batch_seconds)
         except (CatchUpConflict, IntegrityError, OperationalError) as error:
             # a concurrent catch-up got there first (or SQLite stayed locked): start over from the positions
             conflicts += 1
@@ -99,28 +109,61 @@ def plan_as_lookups(conn: Connection) -> None:
 
 def catch_up_page(app, engine: Engine, projectors: Sequence[Projector], page_size: int = PAGE_SIZE) -> int:
     """Apply one page to every projector that is behind, in one transaction; returns its length (0: done)."""
+    return catch_up_batch(app, engine, projectors, page_size, batch_rows=0)
+
+
+def catch_up_batch(app, engine: Engine, projectors: Sequence[Projector], page_size: int = PAGE_SIZE,
+                   batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None) -> int:
+    """Apply pages to every projector that is behind, in one transaction, until the log ends, a projector holds
+    `batch_rows` rows back or `batch_seconds` have passed; returns how many events were applied (0: done)."""
+    if batch_seconds is None:
+        batch_seconds = BATCH_SECONDS.get(engine.dialect.name, 10.0)
+    began = time.monotonic()
     names = [p.name for p in projectors]
-    with engine.begin() as conn:
-        plan_as_lookups(conn)
-        starts = _locked_positions(conn, names)
-        start = min(starts.values())
-        notifications: Sequence[Notification] = app.recorder.select_notifications(
-            start=start, limit=page_size, inclusive_of_start=False)
-        if not notifications:
-            return 0
-        last = notifications[-1].id
-        with paused_gc():  # a page makes tens of thousands of objects, none cyclic: collections only rescan
-            events = _decode(app, notifications, projectors, starts)
-            for projector in projectors:
-                since = starts[projector.name]
-                if getattr(projector, "raw", False):
-                    behind = [n for n in notifications if n.id > since]
-                else:
-                    behind = events if events and events[0][0] > since else [e for e in events if e[0] > since]
-                if behind:
-                    projector.apply(conn, behind)
-                    _advance(conn, projector.name, since, last)
-        return len(notifications)
+    try:
+        with engine.begin() as conn:
+            plan_as_lookups(conn)
+            starts = _locked_positions(conn, names)
+            last = min(starts.values())
+            applied = 0
+            with paused_gc():  # pages make millions of objects, none cyclic: collections would only rescan them
+                while True:
+                    notifications: Sequence[Notification] = app.recorder.select_notifications(
+                        start=last, limit=page_size, inclusive_of_start=False)
+                    if not notifications:
+                        break
+                    _apply_page(conn, app, notifications, projectors, starts)
+                    applied += len(notifications)
+                    last = notifications[-1].id
+                    if len(notifications) < page_size or time.monotonic() - began >= batch_seconds \
+                            or max((p.held_rows() for p in projectors if hasattr(p, "held_rows")),
+                                   default=0) >= batch_rows:
+                        break
+            if applied:
+                for projector in projectors:
+                    if hasattr(projector, "flush"):
+                        projector.flush(conn)
+                    if starts[projector.name] < last:
+                        _advance(conn, projector.name, starts[projector.name], last)
+            return applied
+    except BaseException:
+        for projector in projectors:  # what they held belongs to the transaction that rolled back
+            if hasattr(projector, "discard"):
+                projector.discard()
+        raise
+
+
+def _apply_page(conn: Connection, app, notifications: Sequence[Notification], projectors: Sequence[Projector],
+                starts: dict[str, int]) -> None:
+    events = _decode(app, notifications, projectors, starts)
+    for projector in projectors:
+        since = starts[projector.name]
+        if getattr(projector, "raw", False):
+            behind = [n for n in notifications if n.id > since]
+        else:
+            behind = events if events and events[0][0] > since else [e for e in events if e[0] > since]
+        if behind:
+            projector.apply(conn, behind)
 
 
 def _decode(app, notifications: Sequence[Notification], projectors: Sequence[Projector],

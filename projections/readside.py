@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from projections.case_event import CaseEventProjector
 from projections.case_summary import CaseSummaryProjector
-from projections.catchup import PAGE_SIZE, catch_up, ensure_positions
+from projections.catchup import BATCH_ROWS, PAGE_SIZE, catch_up, ensure_positions
 from projections.event_chain import EventChain
 from projections.tables import READ_MODELS, case_summary, event_chain, fingerprint, metadata, \
     projection_position, read_model_schema
@@ -106,9 +106,11 @@ def _has_stale_columns(conn, table) -> bool:
 
 class ReadSide:
     def __init__(self, app, page_size: int = PAGE_SIZE, *, url: str | URL | None = None,
-                 catch_up_on_read: bool = True):
+                 catch_up_on_read: bool = True, batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None):
         """`url`: read the read models from a replica of the store instead (read-only: it never catches up);
-        `catch_up_on_read=False`: queries read what is projected, leaving the catching up to a follower."""
+        `catch_up_on_read=False`: queries read what is projected, leaving the catching up to a follower;
+        `batch_rows`, `batch_seconds`: when a catch-up's transaction commits (projections.catchup; 0 rows: after
+        every page)."""
         from sqlalchemy.engine import make_url
 
         self.app = app
@@ -116,13 +118,14 @@ class ReadSide:
         self.engine = replica_engine_for(make_url(url)) if self.replica else engine_for(app.url)
         self.catch_up_on_read = catch_up_on_read and not self.replica
         self.page_size = page_size
+        self.batch_rows, self.batch_seconds = batch_rows, batch_seconds
         self.projectors = [CaseSummaryProjector(app), CaseEventProjector(), EventChain()]
 
     def catch_up(self) -> int:
         """Apply every new event to every projection, exactly once; returns how many events were read."""
         if self.replica:
             raise NotAuthorized("a replica's read models are read-only: catch up on the primary")
-        return catch_up(self.app, self.engine, self.projectors, self.page_size)
+        return catch_up(self.app, self.engine, self.projectors, self.page_size, self.batch_rows, self.batch_seconds)
 
     def refresh(self) -> int:
         """What every query does first: catch up, unless a follower does it for this read side."""

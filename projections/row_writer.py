@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import sqlite3
+from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cache
@@ -37,10 +38,10 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
 
 @cache
 def _plan(table: Table, dialect) -> tuple[str, tuple[str, ...]]:
-    """The statement (SQLite: INSERT; PostgreSQL: binary COPY) and the names of the columns holding times (SQLite)
-    or the columns' PostgreSQL types (binary COPY: psycopg's C dumpers, ~3x less CPU than the text format)."""
+    """The statement (SQLite: INSERT; PostgreSQL: binary COPY) and the positions of the columns holding times
+    (SQLite) or the columns' PostgreSQL types (binary COPY: psycopg's C dumpers, ~3x less CPU than the text format)."""
     names = [c.name for c in table.columns]
-    times = tuple(c.name for c in table.columns if isinstance(c.type, UTCDateTime))
+    times = tuple(i for i, c in enumerate(table.columns) if isinstance(c.type, UTCDateTime))
     if dialect.name == "sqlite":
         quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
         sql = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({quoted}) " \
@@ -68,11 +69,11 @@ def new_row(table: Table) -> dict:
     return dict.fromkeys(c.name for c in table.columns)
 
 
-def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
-    """Insert these rows in one round trip. Each row is a dict of every column of `table` in the table's
-    order (from `new_row`, or a row read with ``select(table)``): its values go to the driver as they are, but
-    on SQLite its times are replaced, in place, by SQLAlchemy's UTC text for them. (sqlite3 binds booleans as
-    0/1 and floats as REAL, as SQLAlchemy's own processors would.)"""
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict | tuple]) -> None:
+    """Insert these rows in one round trip. Each row holds every column of `table` in the table's order: a dict
+    (from `new_row`, or a row read with ``select(table)``) or a tuple of its values. The values go to the driver
+    as they are, except on SQLite, where times go as SQLAlchemy's UTC text for them (the rows are not changed).
+    (sqlite3 binds booleans as 0/1 and floats as REAL, as SQLAlchemy's own processors would.)"""
     if not rows:
         return
     dialect = conn.dialect
@@ -82,25 +83,29 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
     if dialect.name == "sqlite":
         sql, times = _plan(table, dialect)
         texts: dict[datetime, str] = {}  # a page repeats many times (dates of imported steps, deadlines)
+        params = []
         for row in rows:
-            for name in times:
-                value = row[name]
+            values = list(row.values()) if isinstance(row, dict) else list(row)
+            for i in times:
+                value = values[i]
                 if value is not None:
                     text = texts.get(value)
                     if text is None:
                         text = texts[value] = _sqlite_datetime(value)
-                    row[name] = text
+                    values[i] = text
+            params.append(values)
         # the sqlite3 connection of this transaction
-        conn.connection.driver_connection.executemany(sql, [tuple(row.values()) for row in rows])
+        conn.connection.driver_connection.executemany(sql, params)
     elif dialect.name == "postgresql" and dialect.driver == "psycopg":
         copy_sql, types = _plan(table, dialect)
         raw = conn.connection.driver_connection  # the psycopg connection of this transaction
         with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
             copy.set_types(types)
             for row in rows:
-                copy.write_row(tuple(row.values()))
+                copy.write_row(tuple(row.values()) if isinstance(row, dict) else row)
     else:  # any other driver: SQLAlchemy's executemany
-        conn.execute(table.insert(), rows)
+        names = [c.name for c in table.columns]
+        conn.execute(table.insert(), [row if isinstance(row, dict) else dict(zip(names, row)) for row in rows])
 
 
 @contextmanager

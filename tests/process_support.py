@@ -9,8 +9,9 @@ Modes:
 ``bulk``    saves batches of whole cases with ``app.record_cases`` (one transaction per batch), printing
             ``committed N`` after each; a batch already in the store is refused whole and reported ``present N``;
             ``hold_batch`` parks the process inside that batch's transaction (rows inserted, not committed);
-``catchup`` ``ReadSide(app, page_size).catch_up()``; ``hold_page`` parks it inside the transaction of that page,
-            after the projections have written their rows and before the positions move;
+``catchup`` ``ReadSide(app, page_size, batch_rows).catch_up()`` (``batch_rows`` 0 by default: a transaction a
+            page); ``hold_page`` parks it inside the transaction of that page, after the projections have written
+            their rows and before the positions move;
 ``first_use`` at an agreed moment, opens the store, files a report and lists the cases (a new store's tables
             are created by whichever process comes first).
 A parked process prints ``holding`` and sleeps: the test then kills it with SIGKILL.
@@ -200,7 +201,7 @@ def catchup(args: dict) -> None:
     from projections.readside import ReadSide
 
     with Jejak(args["db"]) as app:
-        read_side = ReadSide(app, page_size=args["page_size"])
+        read_side = ReadSide(app, page_size=args["page_size"], batch_rows=args.get("batch_rows", 0))
         hold = args.get("hold_page")
         if hold is not None:
             projector = read_side.projectors[1]  # case_event, after case_summary has written its rows
