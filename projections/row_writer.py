@@ -69,10 +69,10 @@ def new_row(table: Table) -> dict:
     return dict.fromkeys(c.name for c in table.columns)
 
 
-def insert_rows(conn: Connection, table: Table, rows: Sequence[dict | tuple]) -> None:
-    """Insert these rows in one round trip. Each row holds every column of `table` in the table's order: a dict
-    (from `new_row`, or a row read with ``select(table)``) or a tuple of its values. The values go to the driver
-    as they are, except on SQLite, where times go as SQLAlchemy's UTC text for them (the rows are not changed).
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
+    """Insert these rows in one round trip. Each row is a dict of every column of `table` in the table's order
+    (from `new_row`, or a row read with ``select(table)``). The values go to the driver as they are, except on
+    SQLite, where times go as SQLAlchemy's UTC text for them (the rows are not changed: a batch may hold them).
     (sqlite3 binds booleans as 0/1 and floats as REAL, as SQLAlchemy's own processors would.)"""
     if not rows:
         return
@@ -85,7 +85,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict | tuple]) ->
         texts: dict[datetime, str] = {}  # a page repeats many times (dates of imported steps, deadlines)
         params = []
         for row in rows:
-            values = list(row.values()) if isinstance(row, dict) else list(row)
+            values = list(row.values())
             for i in times:
                 value = values[i]
                 if value is not None:
@@ -102,10 +102,9 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict | tuple]) ->
         with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
             copy.set_types(types)
             for row in rows:
-                copy.write_row(tuple(row.values()) if isinstance(row, dict) else row)
+                copy.write_row(tuple(row.values()))
     else:  # any other driver: SQLAlchemy's executemany
-        names = [c.name for c in table.columns]
-        conn.execute(table.insert(), [row if isinstance(row, dict) else dict(zip(names, row)) for row in rows])
+        conn.execute(table.insert(), rows)
 
 
 @contextmanager
