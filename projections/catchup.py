@@ -16,7 +16,7 @@ leaves the previous commit intact and the next run redoes only that page.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from eventsourcing.persistence import Notification
@@ -74,15 +74,17 @@ def _locked_positions(conn: Connection, names: list[str]) -> dict[str, int]:
 
 
 def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], page_size: int = PAGE_SIZE,
-             batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None) -> int:
-    """Apply every notification after each projector's position; returns how many were read and applied."""
+             batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None,
+             on_page: Callable[[int], None] | None = None) -> int:
+    """Apply every notification after each projector's position; returns how many were read and applied.
+    `on_page(n)` is told of each page applied (not yet committed: a progress bar's)."""
     if not isinstance(projectors, Sequence):
         projectors = [projectors]
     applied = 0
     conflicts = 0
     while True:
         try:
-            count = catch_up_batch(app, engine, projectors, page_size, batch_rows, batch_seconds)
+            count = catch_up_batch(app, engine, projectors, page_size, batch_rows, batch_seconds, on_page)
         except (CatchUpConflict, IntegrityError, OperationalError) as error:
             # a concurrent catch-up got there first (or SQLite stayed locked): start over from the positions
             conflicts += 1
@@ -113,7 +115,8 @@ def catch_up_page(app, engine: Engine, projectors: Sequence[Projector], page_siz
 
 
 def catch_up_batch(app, engine: Engine, projectors: Sequence[Projector], page_size: int = PAGE_SIZE,
-                   batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None) -> int:
+                   batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None,
+                   on_page: Callable[[int], None] | None = None) -> int:
     """Apply pages to every projector that is behind, in one transaction, until the log ends, a projector holds
     `batch_rows` rows back or `batch_seconds` have passed; returns how many events were applied (0: done)."""
     if batch_seconds is None:
@@ -135,6 +138,8 @@ def catch_up_batch(app, engine: Engine, projectors: Sequence[Projector], page_si
                     _apply_page(conn, app, notifications, projectors, starts)
                     applied += len(notifications)
                     last = notifications[-1].id
+                    if on_page is not None:
+                        on_page(len(notifications))
                     if len(notifications) < page_size or time.monotonic() - began >= batch_seconds \
                             or max((p.held_rows() for p in projectors if hasattr(p, "held_rows")),
                                    default=0) >= batch_rows:

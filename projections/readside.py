@@ -121,11 +121,13 @@ class ReadSide:
         self.batch_rows, self.batch_seconds = batch_rows, batch_seconds
         self.projectors = [CaseSummaryProjector(app), CaseEventProjector(), EventChain()]
 
-    def catch_up(self) -> int:
-        """Apply every new event to every projection, exactly once; returns how many events were read."""
+    def catch_up(self, on_page=None) -> int:
+        """Apply every new event to every projection, exactly once; returns how many events were read.
+        `on_page(n)` is told of each page of n events applied (for a progress bar)."""
         if self.replica:
             raise NotAuthorized("a replica's read models are read-only: catch up on the primary")
-        return catch_up(self.app, self.engine, self.projectors, self.page_size, self.batch_rows, self.batch_seconds)
+        return catch_up(self.app, self.engine, self.projectors, self.page_size, self.batch_rows, self.batch_seconds,
+                        on_page)
 
     def refresh(self) -> int:
         """What every query does first: catch up, unless a follower does it for this read side."""
@@ -142,7 +144,7 @@ class ReadSide:
                                         .where(projection_position.c.projection.in_(names))).one()
         return int(least) if count == len(names) else 0
 
-    def rebuild(self, chain: bool = False) -> int:
+    def rebuild(self, chain: bool = False, on_page=None) -> int:
         """Empty every read model and rebuild it from the events. The hash chain (`event_chain`) is kept unless
         ``chain=True``: rebuilding it from tampered events would erase the evidence. The tables are emptied, not
         dropped, so that they keep their grants (`jejak db secure`); on a secured store only the owner may."""
@@ -163,7 +165,7 @@ class ReadSide:
                                     f"{self.app.url.username!r}'s (it may only catch up): run it with the owner's "
                                     "URL, `jejak project --rebuild --db OWNER_URL`") from None
             raise
-        return self.catch_up()
+        return self.catch_up(on_page)
 
     def follow(self, stop_event: threading.Event | None = None, poll_interval: float = 5.0,
                on_catch_up=None) -> None:

@@ -6,6 +6,7 @@ import argparse
 import json
 import threading
 import time
+from datetime import timedelta
 
 import pandas as pd
 import pytest
@@ -14,7 +15,7 @@ from entrypoints.cli import integrity
 from entrypoints.cli import readside as cli
 from projections.auditor import Auditor
 from projections.readside import ReadSide
-from tests.conftest import TO_RECOMMENDED, new_case, walk
+from tests.conftest import T0, TO_RECOMMENDED, new_case, walk
 from workflow.errors import JejakError
 
 
@@ -114,6 +115,23 @@ def _run(*argv) -> tuple[int, str]:
         return args.func(args), ""
     except JejakError as error:
         return error.exit_code, str(error)
+
+
+def test_project_batches_and_progress(app, capsys):
+    """`jejak project --batch-rows N --progress`: the same read models whatever the batch, a bar counting the events
+    on stderr, and a negative batch refused with what is allowed."""
+    db = app.url.render_as_string(hide_password=False)
+    for day in range(3):
+        walk(app, new_case(app, T0 + timedelta(days=day)), TO_RECOMMENDED, start=T0 + timedelta(days=day))
+    assert _run("--db", db, "project", "--progress")[0] == 0
+    assert "jejak project" in capsys.readouterr().err
+    expected = ReadSide(app).snapshot(catch_up=False)
+    for rows in ("0", "1", "2"):
+        assert _run("--db", db, "project", "--rebuild", "--batch-rows", rows, "--no-progress", "--json")[0] == 0
+        out, err = capsys.readouterr()
+        assert (json.loads(out), err) == ({"applied": 18, "rebuilt": True}, "")
+        assert ReadSide(app).snapshot(catch_up=False) == expected
+    assert _run("--db", db, "project", "--batch-rows", "-1") == (2, "--batch-rows: must be 0 or more, not -1")
 
 
 def test_cli(app, capsys):

@@ -1,6 +1,6 @@
 """Read-side subcommands of the `jejak` CLI (project, audit), registered by entrypoints.cli.main.
 
-    jejak project [--rebuild [--chain]] [--follow [--poll-interval SECONDS]]
+    jejak project [--rebuild [--chain]] [--follow [--poll-interval SECONDS]] [--batch-rows N] [--[no-]progress]
     jejak audit NAME [--json | --csv] [--by COLUMN ...] [--as-of DATE ...] [--now DATETIME] [--threshold DAYS]
 
 Exit codes: 0 fine, JejakError codes for user errors. (`verify` is in entrypoints.cli.integrity.)
@@ -16,6 +16,7 @@ import threading
 
 from entrypoints.audit import AUDIT_NAMES
 from entrypoints.bootstrap import open_jejak
+from projections.catchup import BATCH_ROWS
 from workflow.errors import InvalidField
 
 
@@ -33,6 +34,11 @@ def register(subparsers) -> None:
                         "PostgreSQL only the elected follower among all such processes and servers does")
     p.add_argument("--poll-interval", type=float, default=5.0, metavar="SECONDS",
                    help="with --follow, catch up at least this often (default 5)")
+    p.add_argument("--batch-rows", type=int, default=BATCH_ROWS, metavar="N",
+                   help=f"case rows a catch-up holds in memory (~7.5 KB each) before it commits (default {BATCH_ROWS:,}; "
+                        "0: commit every page of 20,000 events, slower on a long backlog)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar on stderr (default: when stderr is a terminal)")
     _json_flag(p)
     p.set_defaults(func=cmd_project)
 
@@ -56,6 +62,17 @@ def register(subparsers) -> None:
     a.set_defaults(func=cmd_audit)
 
 
+def _progress_bar(args, app, read_side):
+    """A tqdm bar of the events to apply (on stderr; by default only on a terminal)."""
+    from tqdm import tqdm
+
+    behind = app.recorder.max_notification_id() or 0
+    if not args.rebuild:
+        behind -= read_side.position()
+    return tqdm(total=max(behind, 0), desc="jejak project", unit="event", file=sys.stderr, leave=False,
+                disable=args.progress is False if args.progress is not None else None, dynamic_ncols=True)
+
+
 def _json_flag(parser) -> None:
     # SUPPRESS: do not overwrite a --json given before the subcommand (the main parser has one too)
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="write JSON")
@@ -73,9 +90,13 @@ def cmd_project(args) -> int:
         raise InvalidField("--chain", "only with --rebuild")
     if args.poll_interval <= 0:
         raise InvalidField("--poll-interval", "must be positive")
+    if args.batch_rows < 0:
+        raise InvalidField("--batch-rows", f"must be 0 or more, not {args.batch_rows}")
     with _open(args) as app:
-        read_side = ReadSide(app)
-        applied = read_side.rebuild(chain=args.chain) if args.rebuild else read_side.catch_up()
+        read_side = ReadSide(app, batch_rows=args.batch_rows)
+        with _progress_bar(args, app, read_side) as bar:
+            applied = read_side.rebuild(chain=args.chain, on_page=bar.update) if args.rebuild \
+                else read_side.catch_up(on_page=bar.update)
         _say(args, {"applied": applied, "rebuilt": bool(args.rebuild)},
              f"{'rebuilt from' if args.rebuild else 'applied'} {applied} event(s)")
         if args.follow:
