@@ -6,11 +6,13 @@ projection that has not applied it yet. A projection may hold rows back across t
 (`case_summary` folds each case's events into its row and writes the row once a batch): on a log where cases
 interleave, as in life, a page of 20,000 events touches up to 20,000 cases, and rewriting each touched row
 every page made a catch-up's cost per event grow with the store (issue 23). A batch ends at the end of the log,
-when a projection holds ``batch_rows`` rows back (memory: ~2 KB a row), or after ``batch_seconds`` (on SQLite
-the read side's transaction keeps the store's writers waiting, and they give up after 30 s). The positions are locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
-serialises writers) and advanced with a compare-and-set, so two catch-ups racing on one page cannot both
-apply it: the slower one rolls back and starts over from the new positions. A process killed mid-page
-leaves the previous commit intact and the next run redoes only that page.
+when a projection holds ``batch_rows`` rows back (memory: ~7.5 KB a row), or after ``batch_seconds`` (on SQLite
+the read side's transaction keeps the store's writers waiting, and they give up after 30 s).
+
+The positions are locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises writers) and advanced with a
+compare-and-set, so two catch-ups racing on one page cannot both apply it: the slower one rolls back and starts
+over from the new positions. A process killed mid-batch leaves the previous commit intact and the next run redoes
+only that batch.
 """
 
 from __future__ import annotations
