@@ -34,7 +34,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from run import Stores, bench_import, fmt_rate, table  # bench/run.py (the path is set up by its import)
+from run import bench_import  # bench/run.py (the path is set up by its import)
+from run_report import fmt_rate, table
+from stores import Stores
 
 INCREMENTS = {1: 40, 100: 10, 1000: 3}  # new events per catch-up: how many catch-ups of that size are timed
 
