@@ -126,12 +126,16 @@ def test_project_batches_and_progress(app, capsys):
     assert _run("--db", db, "project", "--progress")[0] == 0
     assert "jejak project" in capsys.readouterr().err
     expected = ReadSide(app).snapshot(catch_up=False)
-    for rows in ("0", "1", "2"):
-        assert _run("--db", db, "project", "--rebuild", "--batch-rows", rows, "--no-progress", "--json")[0] == 0
+    for rows, seconds in (("0", "10"), ("1", "0.000001"), ("2", "1000")):
+        assert _run("--db", db, "project", "--rebuild", "--batch-rows", rows, "--batch-seconds", seconds,
+                    "--no-progress", "--json")[0] == 0
         out, err = capsys.readouterr()
         assert (json.loads(out), err) == ({"applied": 18, "rebuilt": True}, "")
         assert ReadSide(app).snapshot(catch_up=False) == expected
     assert _run("--db", db, "project", "--batch-rows", "-1") == (2, "--batch-rows: must be 0 or more, not -1")
+    for seconds in ("0", "-5", "nan", "inf"):
+        code, message = _run("--db", db, "project", "--batch-seconds", seconds)
+        assert code == 2 and message.startswith("--batch-seconds: must be a positive number of seconds"), message
 
 
 def test_cli(app, capsys):

@@ -1,6 +1,7 @@
 """Read-side subcommands of the `jejak` CLI (project, audit), registered by entrypoints.cli.main.
 
-    jejak project [--rebuild [--chain]] [--follow [--poll-interval SECONDS]] [--batch-rows N] [--[no-]progress]
+    jejak project [--rebuild [--chain]] [--follow [--poll-interval SECONDS]] [--batch-rows N] [--batch-seconds S]
+                  [--[no-]progress]
     jejak audit NAME [--json | --csv] [--by COLUMN ...] [--as-of DATE ...] [--now DATETIME] [--threshold DAYS]
 
 Exit codes: 0 fine, JejakError codes for user errors. (`verify` is in entrypoints.cli.integrity.)
@@ -37,6 +38,9 @@ def register(subparsers) -> None:
     p.add_argument("--batch-rows", type=int, default=BATCH_ROWS, metavar="N",
                    help=f"case rows a catch-up holds in memory (~7.5 KB each) before it commits (default {BATCH_ROWS:,}; "
                         "0: commit every page of 20,000 events, slower on a long backlog)")
+    p.add_argument("--batch-seconds", type=float, metavar="SECONDS",
+                   help="commit a catch-up's batch after this long at most (default 60 on PostgreSQL, 10 on SQLite, "
+                        "whose writers wait for it and give up after 30 s: longer only when nothing else writes)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar on stderr (default: when stderr is a terminal)")
     _json_flag(p)
@@ -92,8 +96,10 @@ def cmd_project(args) -> int:
         raise InvalidField("--poll-interval", "must be positive")
     if args.batch_rows < 0:
         raise InvalidField("--batch-rows", f"must be 0 or more, not {args.batch_rows}")
+    if args.batch_seconds is not None and not 0 < args.batch_seconds < float("inf"):
+        raise InvalidField("--batch-seconds", f"must be a positive number of seconds, not {args.batch_seconds:g}")
     with _open(args) as app:
-        read_side = ReadSide(app, batch_rows=args.batch_rows)
+        read_side = ReadSide(app, batch_rows=args.batch_rows, batch_seconds=args.batch_seconds)
         with _progress_bar(args, app, read_side) as bar:
             applied = read_side.rebuild(chain=args.chain, on_page=bar.update) if args.rebuild \
                 else read_side.catch_up(on_page=bar.update)
