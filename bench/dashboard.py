@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from http_api import _master_key, bench_database, percentiles  # noqa: E402 - bench/http_api.py, beside this file
+from http_api import _master_key, percentiles  # noqa: E402 - bench/http_api.py, beside this file
+from stores import bench_database  # noqa: E402 - bench/stores.py
 
 
 def build(url: str, cases: int, workdir: Path) -> float:
@@ -142,11 +143,11 @@ def main(argv=None) -> int:
 
     from entrypoints.auth import tokens
 
-    name = f"jejak_bench_i17_{os.getpid()}"
+    label = f"i17_{os.getpid()}"  # the database jejak_bench_<label>, the server's log /tmp/jejak_bench_<label>.log
     meta = {"date": datetime.now(timezone.utc).strftime("%d %b %Y %H:%M UTC"),
             "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}", "cases": args.cases,
             "load": " ".join(f"{x:.2f}" for x in os.getloadavg()), "command": " ".join(sys.argv)}
-    with bench_database(args.pg, name) as url:
+    with bench_database(args.pg, label) as url:
         with tempfile.TemporaryDirectory() as workdir:
             meta["build_s"] = build(url, args.cases, Path(workdir))
         with psycopg.connect(url) as conn:
@@ -154,7 +155,7 @@ def main(argv=None) -> int:
         engine = tokens.engine_for_tokens(url)
         token = tokens.issue(engine, "auditor", person="bench")[0]
         engine.dispose()
-        server, base = serve(url, Path(f"/tmp/{name}.log"))
+        server, base = serve(url, Path(f"/tmp/jejak_bench_{label}.log"))
         try:
             rows = measure(base, token, targets(url), args.requests)
         finally:

@@ -27,12 +27,13 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from stores import bench_database  # noqa: E402 - bench/stores.py, beside this file
 
 WIB = timezone(timedelta(hours=7))
 AT = datetime(2024, 10, 1, 9, tzinfo=WIB)
@@ -174,23 +175,6 @@ def over_http(url: str, token: str, plan: dict[int, list[str]], processes: int, 
         server.wait(30)
 
 
-@contextmanager
-def bench_database(pg: str, name: str):
-    """A fresh PostgreSQL database `name` on the server `pg` for one run; yields its URL, dropped afterwards."""
-    import psycopg
-
-    with psycopg.connect(pg, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        from projections.readside import engine_for
-
-        engine_for.cache_clear()
-        with psycopg.connect(pg, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _master_key() -> str:
     from eventsourcing.cryptography import AESCipher
 
@@ -240,11 +224,11 @@ def main(argv=None) -> int:
     processes = [int(p) for p in args.processes.split(",")]
     modes = [False, True] if args.idempotency else [False]
     per = args.commands + WARMUP
-    name = f"jejak_bench_http_{os.getpid()}"
+    label = f"http_{os.getpid()}"  # the database jejak_bench_<label>, the server's log /tmp/jejak_bench_<label>.log
     meta = {"date": datetime.now(timezone.utc).strftime("%d %b %Y %H:%M UTC"),
             "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}",
             "load": " ".join(f"{x:.2f}" for x in os.getloadavg()), "command": " ".join(sys.argv)}
-    with bench_database(args.pg, name) as url:
+    with bench_database(args.pg, label) as url:
         ids = seed(url, per * len(clients) * (1 + len(processes) * len(modes)))
         batches = iter(ids[i:i + per] for i in range(0, len(ids), per))
         engine = tokens.engine_for_tokens(url)
@@ -254,7 +238,7 @@ def main(argv=None) -> int:
         for c in clients:
             rows.append(in_process(url, next(batches), c))
             print(_line(rows[-1]), file=sys.stderr, flush=True)
-        log = Path(f"/tmp/{name}.log")
+        log = Path(f"/tmp/jejak_bench_{label}.log")
         for p in processes:
             for idempotency in modes:
                 rows += over_http(url, token, {c: next(batches) for c in clients}, p, idempotency, log)

@@ -1,10 +1,44 @@
 """Where the benchmarks' stores live: SQLite files in a work directory, PostgreSQL databases ``jejak_bench_*`` made
-on an admin URL and dropped afterwards; and a store's size on disk."""
+on an admin URL and dropped afterwards (`Stores` for many, `bench_database` for one); and a store's size on disk."""
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+
+
+def new_database(pg_admin: str, label: str) -> tuple[str, str]:
+    """A fresh PostgreSQL database ``jejak_bench_<label>`` on the server `pg_admin` (one left by an earlier run is
+    dropped first); returns its name and URL."""
+    import psycopg
+
+    name = f"jejak_bench_{label}".replace("-", "_").lower()
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, pg_admin.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_databases(pg_admin: str, names: list[str]) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def bench_database(pg_admin: str, label: str):
+    """A fresh PostgreSQL database for one run; yields its URL, dropped afterwards."""
+    name, url = new_database(pg_admin, label)
+    try:
+        yield url
+    finally:
+        from projections.readside import engine_for
+
+        engine_for.cache_clear()
+        drop_databases(pg_admin, [name])
 
 
 class Stores:
@@ -18,23 +52,13 @@ class Stores:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             return f"sqlite:///{path}"
-        import psycopg
-
-        name = f"jejak_bench_{label}".replace("-", "_").lower()
-        with psycopg.connect(self.pg_admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
+        name, url = new_database(self.pg_admin, label)
         self.databases.append(name)
-        return self.pg_admin.rsplit("/", 1)[0] + f"/{name}"
+        return url
 
     def cleanup(self) -> None:
-        if self.keep:
-            return
-        import psycopg
-
-        with psycopg.connect(self.pg_admin, autocommit=True) as conn:
-            for name in self.databases:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not self.keep:
+            drop_databases(self.pg_admin, self.databases)
 
 
 def store_bytes(app, url: str, tables: list[str]) -> int:
