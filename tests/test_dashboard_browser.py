@@ -16,7 +16,7 @@ import httpx
 import pandas as pd
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -110,8 +110,19 @@ def press(browser, element, *keys) -> None:
     (send_keys returns before the navigation it starts: reading the page at once can meet the old one)."""
     old = browser.find_element(By.TAG_NAME, "html")
     element.send_keys(*keys)
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
+    WebDriverWait(browser, 20).until(lambda _: replaced(old))
     WebDriverWait(browser, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def replaced(element) -> bool:
+    """Whether the page that held `element` is gone: selenium's `staleness_of`, plus the other way chromedriver
+    says so when asked in the middle of the navigation ("Node with given id does not belong to the document")."""
+    try:
+        return expected_conditions.staleness_of(element)(None)
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
 
 
 def test_overview_shows_the_funnel_of_the_api_and_redraws_as_of_a_date(served, browser):
