@@ -7,10 +7,10 @@ from datetime import datetime
 from functools import cache
 from uuid import UUID
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete
 
 from projections.places import region_columns
-from projections.row_writer import insert_rows, new_row
+from projections.row_writer import insert_rows, new_row, sqlite_rows
 from projections.tables import MILESTONES, STAGES, case_summary
 from projections.times import event_times, shown
 from workflow.case import Case
@@ -72,7 +72,7 @@ class CaseSummaryProjector:
                 else:
                     rows[case_id] = row
         if wanted:
-            found_rows, found = existing_rows(conn, sorted(wanted))
+            found_rows, found = existing_rows(conn, sorted(wanted), self._texts)
             rows.update(found_rows)
             self._stored += found
         for _, event, case_id in events:
@@ -95,12 +95,13 @@ class CaseSummaryProjector:
     def flush(self, conn: Connection) -> None:
         """Replace the rows this batch read with the ones it folded."""
         delete_rows(conn, self._stored)
-        insert_rows(conn, case_summary, list(self._held.values()))
+        insert_rows(conn, case_summary, list(self._held.values()), self._texts)
         self.discard()
 
     def discard(self) -> None:
         self._held: dict[str, dict] = {}  # case id: its row folded in this batch, in the table's column order
         self._stored: list = []  # what `delete_rows` needs to remove the rows of it read from the table
+        self._texts: dict[datetime, str] = {}  # SQLite: the stored text of the times read, written back as it was
 
     def _refold(self, case_id: str, version: int) -> dict | None:
         """The case's row folded again from its events up to this correction, each at its corrected time: what
@@ -222,9 +223,10 @@ _SELECT_PG = ("SELECT found.* FROM unnest(%(ids)s::text[]) AS wanted(case_id) CR
 _DELETE_PG = "DELETE FROM case_summary WHERE ctid = ANY(%(addresses)s::tid[])"  # the rows just read, directly
 
 
-def existing_rows(conn: Connection, ids: list[str]) -> tuple[dict[str, dict], list]:
+def existing_rows(conn: Connection, ids: list[str], texts: dict | None = None) -> tuple[dict[str, dict], list]:
     """The summary rows of these cases, as dicts in the table's column order (as `insert_rows` wants them), and
-    what `delete_rows` needs to delete them (on PostgreSQL their row addresses, valid in this transaction)."""
+    what `delete_rows` needs to delete them (on PostgreSQL their row addresses, valid in this transaction;
+    SQLite: `texts` learns the stored text of their times, see row_writer.sqlite_rows)."""
     if not ids:
         return {}, []
     if conn.dialect.name == "postgresql":  # the driver's rows: psycopg gives timezone-aware times already
@@ -239,8 +241,8 @@ def existing_rows(conn: Connection, ids: list[str]) -> tuple[dict[str, dict], li
         return rows, addresses
     rows = {}
     for part in chunks(ids):
-        for row in conn.execute(select(case_summary).where(case_summary.c.case_id.in_(part))):
-            rows[row.case_id] = dict(row._mapping)
+        for row in sqlite_rows(conn, case_summary, f"case_id IN ({', '.join('?' * len(part))})", part, texts):
+            rows[row["case_id"]] = row
     return rows, list(rows)
 
 

@@ -28,7 +28,7 @@ class EventChain:
         rows = []
         for n in notifications:
             originator = canonical_id(n.originator_id)
-            content = content_hash(originator, n.originator_version, n.topic, n.state)
+            content = content_hash(originator, n.originator_version, n.topic, n.state, canonical=True)
             previous = link(previous, n.id, content)
             seq += 1
             rows.append(dict(position=n.id, seq=seq, originator_id=originator,

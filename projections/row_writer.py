@@ -1,4 +1,5 @@
-"""Bulk inserts for the projections: one round trip per page, not per row, and no per-row SQL compilation.
+"""Bulk inserts for the projections: one round trip per page, not per row, and no per-row SQL compilation; and
+SQLite rows read back the same way (`sqlite_rows`).
 
 SQLAlchemy's ``conn.execute(table.insert(), rows)`` builds a parameter dict per row through every column's
 type processors (most of a catch-up's time, measured). Here the INSERT is compiled once per table and the
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cache
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Boolean, Connection, Table
 
 from projections.tables import UTCDateTime
 
@@ -68,11 +69,12 @@ def new_row(table: Table) -> dict:
     return dict.fromkeys(c.name for c in table.columns)
 
 
-def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
+def insert_rows(conn: Connection, table: Table, rows: list[dict], texts: dict[datetime, str] | None = None) -> None:
     """Insert these rows in one round trip. Each row is a dict of every column of `table` in the table's
     order (from `new_row`, or a row read with ``select(table)``): its values go to the driver as they are, but
-    on SQLite its times are replaced, in place, by SQLAlchemy's UTC text for them. (sqlite3 binds booleans as
-    0/1 and floats as REAL, as SQLAlchemy's own processors would.)"""
+    on SQLite its times are replaced, in place, by SQLAlchemy's UTC text for them (`texts`: the text of times
+    already known, as `sqlite_rows` gives them). (sqlite3 binds booleans as 0/1 and floats as REAL, as
+    SQLAlchemy's own processors would.)"""
     if not rows:
         return
     dialect = conn.dialect
@@ -81,7 +83,7 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
         raise ValueError(f"{table.name}: a row does not have exactly the table's {width} columns")
     if dialect.name == "sqlite":
         sql, times = _plan(table, dialect)
-        texts: dict[datetime, str] = {}  # a page repeats many times (dates of imported steps, deadlines)
+        texts = {} if texts is None else texts  # a page repeats many times (dates of imported steps, deadlines)
         for row in rows:
             for name in times:
                 value = row[name]
@@ -101,6 +103,34 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
                 copy.write_row(tuple(row.values()))
     else:  # any other driver: SQLAlchemy's executemany
         conn.execute(table.insert(), rows)
+
+
+def sqlite_rows(conn: Connection, table: Table, where: str, parameters: list,
+                texts: dict[datetime, str] | None = None) -> list[dict]:
+    """The rows of `table` matching `where` (SQL with ``?`` for `parameters`), as dicts of every column in the
+    table's order with the values ``select(table)`` gives, read in the driver's form: SQLAlchemy's processors
+    parse each time with a regular expression (2 µs a time against 0.1 here; a summary row has 17). `texts` is
+    told each time's stored text, so that writing the row back need not format it again."""
+    columns = [c.name for c in table.columns]
+    times = [i for i, c in enumerate(table.columns) if isinstance(c.type, UTCDateTime)]
+    flags = [i for i, c in enumerate(table.columns) if isinstance(c.type, Boolean)]
+    quoted = ", ".join(conn.dialect.identifier_preparer.quote(name) for name in columns)
+    result = conn.exec_driver_sql(f"SELECT {quoted} FROM {table.name} WHERE {where}", tuple(parameters))
+    parse, remember = datetime.fromisoformat, texts is not None
+    rows = []
+    for stored in result:
+        values = list(stored)
+        for i in times:
+            text = values[i]
+            if text is not None:
+                values[i] = value = parse(text + "+00:00")  # SQLAlchemy's UTC text, as UTCDateTime gives it back
+                if remember:
+                    texts[value] = text
+        for i in flags:
+            if values[i] is not None:
+                values[i] = bool(values[i])
+        rows.append(dict(zip(columns, values)))
+    return rows
 
 
 @contextmanager
