@@ -72,9 +72,10 @@ class CaseSummaryProjector:
                 else:
                     rows[case_id] = row
         if wanted:
-            found_rows, found = existing_rows(conn, sorted(wanted), self._texts)
+            found_rows, addresses = existing_rows(conn, sorted(wanted), self._texts)
             rows.update(found_rows)
-            self._stored += found
+            self._addresses += addresses
+            self._read.extend(found_rows)  # their case ids
         for _, event, case_id in events:
             if isinstance(event, Case.Reported):
                 rows[case_id] = self._new_row(case_id, event)
@@ -93,14 +94,22 @@ class CaseSummaryProjector:
         return len(self._held)
 
     def flush(self, conn: Connection) -> None:
-        """Replace the rows this batch read with the ones it folded."""
-        delete_rows(conn, self._stored)
+        """Replace the rows read from the table with the ones folded."""
+        delete_rows(conn, self._addresses, self._read_before)
         insert_rows(conn, case_summary, list(self._held.values()), self._texts)
         self.discard()
 
+    def carried_over(self) -> None:
+        """The held rows outlived a commit: the addresses of the rows read are no longer theirs to trust."""
+        self._read_before += self._read
+        self._read, self._addresses = [], []
+
     def discard(self) -> None:
-        self._held: dict[str, dict] = {}  # case id: its row folded in this batch, in the table's column order
-        self._stored: list = []  # what `delete_rows` needs to remove the rows of it read from the table
+        self.holding: tuple[int, int] | None = None  # set by the catch-up while rows are kept past a commit
+        self._held: dict[str, dict] = {}  # case id: its folded row, in the table's column order
+        self._read: list[str] = []  # the cases whose row was read from the table in this transaction,
+        self._addresses: list = []  # and where (on PostgreSQL their row addresses, valid in this transaction)
+        self._read_before: list[str] = []  # those read in an earlier transaction (the rows are kept past commits)
         self._texts: dict[datetime, str] = {}  # SQLite: the stored text of the times read, written back as it was
 
     def _refold(self, case_id: str, version: int) -> dict | None:
@@ -221,6 +230,7 @@ _SELECT_PG = ("SELECT found.* FROM unnest(%(ids)s::text[]) AS wanted(case_id) CR
               " (SELECT *, ctid::text AS row_address FROM case_summary"
               " WHERE case_summary.case_id = wanted.case_id OFFSET 0) AS found")
 _DELETE_PG = "DELETE FROM case_summary WHERE ctid = ANY(%(addresses)s::tid[])"  # the rows just read, directly
+_DELETE_IDS_PG = "DELETE FROM case_summary WHERE case_id = ANY(%(ids)s::text[])"
 
 
 def existing_rows(conn: Connection, ids: list[str], texts: dict | None = None) -> tuple[dict[str, dict], list]:
@@ -246,14 +256,16 @@ def existing_rows(conn: Connection, ids: list[str], texts: dict | None = None) -
     return rows, list(rows)
 
 
-def delete_rows(conn: Connection, found: list) -> None:
-    """Delete the rows `existing_rows` read."""
-    if not found:
-        return
+def delete_rows(conn: Connection, addresses: list, ids: list[str] = ()) -> None:
+    """Delete the rows `existing_rows` read in this transaction (`addresses`), and those of cases read before
+    (`ids`: on PostgreSQL a row's address is not its own past the transaction)."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(_DELETE_PG, {"addresses": found})
+        if addresses:
+            conn.exec_driver_sql(_DELETE_PG, {"addresses": addresses})
+        if ids:
+            conn.exec_driver_sql(_DELETE_IDS_PG, {"ids": list(ids)})
         return
-    for part in chunks(found):
+    for part in chunks([*addresses, *ids]):
         conn.execute(delete(case_summary).where(case_summary.c.case_id.in_(part)))
 
 

@@ -7,7 +7,9 @@ projection that has not applied it yet. A projection may hold rows back across t
 interleave, as in life, a page of 20,000 events touches up to 20,000 cases, and rewriting each touched row
 every page made a catch-up's cost per event grow with the store (issue 23). A batch ends at the end of the log,
 when a projection holds ``batch_rows`` rows back (memory: ~7.5 KB a row), or after ``batch_seconds`` (on SQLite
-the read side's transaction keeps the store's writers waiting, and they give up after 30 s).
+the read side's transaction keeps the store's writers waiting, and they give up after 30 s). Held rows are
+written when they reach ``batch_rows`` or the log ends, not at a commit made for the time: their projection's
+position then stays behind the others' until they are.
 
 The positions are locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises writers) and advanced with a
 compare-and-set, so two catch-ups racing on one page cannot both apply it: the slower one rolls back and starts
@@ -41,8 +43,10 @@ class Projector(Protocol):
     def apply(self, conn: Connection, events: list[tuple[int, Case.Event, str]]) -> None:
         """Apply a page of (notification id, event, case id) in log order, within the caller's transaction.
         A projector with ``raw = True`` gets the stored notifications instead. One that holds rows back across
-        pages also has ``held_rows() -> int``, ``flush(conn)`` (write them, at the end of the batch) and
-        ``discard()`` (forget them: the batch rolled back)."""
+        pages also has ``held_rows() -> int``, ``flush(conn)`` (write them), ``discard()`` (forget them: the
+        transaction rolled back, or they are stale), ``carried_over()`` (they outlived a commit: anything valid in
+        one transaction only is not any more) and ``holding``, which the catch-up sets when rows are kept past a
+        commit: (its committed position, the position its rows reach), None while it holds nothing."""
 
 
 class CatchUpConflict(RuntimeError):
@@ -120,51 +124,71 @@ def catch_up_batch(app, engine: Engine, projectors: Sequence[Projector], page_si
                    batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None,
                    on_page: Callable[[int], None] | None = None) -> int:
     """Apply pages to every projector that is behind, in one transaction, until the log ends, a projector holds
-    `batch_rows` rows back or `batch_seconds` have passed; returns how many events were applied (0: done)."""
+    `batch_rows` rows back or `batch_seconds` have passed; returns how many events were applied (0: done).
+
+    A projector that holds rows keeps them past a commit made for the time (its position stays where its table
+    is, and the next batch goes on from where it had folded): on SQLite, where batches end after a few seconds,
+    writing every held row at each commit rewrote most cases' rows several times over on a large store. It
+    writes them once it holds `batch_rows` rows or the log ends; if another catch-up moved its position
+    meanwhile, what it holds is stale, and it starts again from the new position."""
     if batch_seconds is None:
         batch_seconds = BATCH_SECONDS.get(engine.dialect.name, 10.0)
     began = time.monotonic()
     names = [p.name for p in projectors]
+    holders = [p for p in projectors if hasattr(p, "flush")]
     try:
         with engine.begin() as conn:
             plan_as_lookups(conn)
             starts = _locked_positions(conn, names)
-            last = min(starts.values())
-            applied = 0
+            reached = dict(starts)  # how far each projector has applied the log, committed or held
+            for holder in holders:
+                since, until = holder.holding or (None, None)
+                if since == starts[holder.name]:
+                    holder.carried_over()  # its rows outlived the last commit
+                    reached[holder.name] = until
+                elif since is not None:  # another catch-up moved its position: what it holds is stale
+                    holder.discard()
+            last = min(reached.values())
+            applied, ended = 0, False
             with paused_gc():  # pages make millions of objects, none cyclic: collections would only rescan them
                 while True:
                     notifications: Sequence[Notification] = app.recorder.select_notifications(
                         start=last, limit=page_size, inclusive_of_start=False)
                     if not notifications:
+                        ended = True
                         break
-                    _apply_page(conn, app, notifications, projectors, starts)
+                    _apply_page(conn, app, notifications, projectors, reached)
                     applied += len(notifications)
                     last = notifications[-1].id
                     if on_page is not None:
                         on_page(len(notifications))
-                    if len(notifications) < page_size or time.monotonic() - began >= batch_seconds \
-                            or max((p.held_rows() for p in projectors if hasattr(p, "held_rows")),
-                                   default=0) >= batch_rows:
+                    if len(notifications) < page_size:
+                        ended = True
                         break
-            if applied:
-                for projector in projectors:
-                    if hasattr(projector, "flush"):
-                        projector.flush(conn)
-                    if starts[projector.name] < last:
-                        _advance(conn, projector.name, starts[projector.name], last)
+                    if time.monotonic() - began >= batch_seconds \
+                            or max((p.held_rows() for p in holders), default=0) >= batch_rows:
+                        break
+            for projector in projectors:
+                end = max(last, reached[projector.name])
+                if projector in holders:
+                    if not ended and projector.held_rows() < batch_rows:
+                        projector.holding = (starts[projector.name], end)  # kept past this commit
+                        continue
+                    projector.flush(conn)
+                if starts[projector.name] < end:
+                    _advance(conn, projector.name, starts[projector.name], end)
             return applied
     except BaseException:
-        for projector in projectors:  # what they held belongs to the transaction that rolled back
-            if hasattr(projector, "discard"):
-                projector.discard()
+        for projector in holders:  # what they held belongs to the transaction that rolled back
+            projector.discard()
         raise
 
 
 def _apply_page(conn: Connection, app, notifications: Sequence[Notification], projectors: Sequence[Projector],
-                starts: dict[str, int]) -> None:
-    events = _decode(app, notifications, projectors, starts)
+                reached: dict[str, int]) -> None:
+    events = _decode(app, notifications, projectors, reached)
     for projector in projectors:
-        since = starts[projector.name]
+        since = reached[projector.name]
         if getattr(projector, "raw", False):
             behind = [n for n in notifications if n.id > since]
         else:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from projections.case_event import CaseEventProjector
+from projections.catchup import catch_up_batch
 from projections.readside import ReadSide
 from projections.tables import case_event, case_summary, projection_position
 from tests.conftest import T0, TO_RECOMMENDED, new_case, walk
@@ -65,7 +66,9 @@ def test_read_models_equal_a_rebuild(app, steps):
         if kind == "new" or not cases:
             cases.append(new_case(app, T0 + timedelta(days=days), **PLACES[pick % len(PLACES)]))
         elif kind == "catch_up":
-            ReadSide(app, page_size=1 + pick % 4, batch_rows=choice % 4).catch_up()  # 0: a transaction a page
+            # batch_rows 0: a transaction a page; batch_seconds 0: a commit a page, held rows kept past it
+            ReadSide(app, page_size=1 + pick % 4, batch_rows=choice % 4,
+                     batch_seconds=0 if days % 2 else None).catch_up()
         else:
             fire_any(app, cases[pick % len(cases)], choice, days)
     read_side = ReadSide(app, page_size=3)
@@ -116,6 +119,65 @@ def test_killed_catch_up_resumes_as_if_run_once(app, monkeypatch, batch_rows, co
     assert len(resumed["case_summary"]) == 5
     read_side.rebuild(chain=True)
     assert read_side.snapshot() == resumed
+
+
+def _positions(read_side: ReadSide) -> dict[str, int]:
+    with read_side.engine.connect() as conn:
+        return dict(conn.execute(select(projection_position.c.projection, projection_position.c.position)).all())
+
+
+def test_held_rows_outlive_commits_made_for_the_time(app):
+    """Batches that end on time commit `case_event` and the chain, while `case_summary` keeps folding its rows in
+    memory, its position left where its table is, and writes them once, when the log ends."""
+    _scenario(app)  # 30 events
+    read_side = ReadSide(app, page_size=4, batch_rows=1000, batch_seconds=0)
+    summary = read_side.projectors[0]
+    assert catch_up_batch(app, read_side.engine, read_side.projectors, 4, 1000, 0) == 4
+    assert _positions(read_side) == {"case_summary": 0, "case_event": 4, "event_chain": 4}
+    assert (summary.holding, summary.held_rows()) == ((0, 4), 1)
+    assert catch_up_batch(app, read_side.engine, read_side.projectors, 4, 1000, 0) == 4
+    assert _positions(read_side)["case_summary"] == 0 and summary.holding == (0, 8)
+    with read_side.engine.connect() as conn:
+        assert conn.execute(select(case_summary)).all() == []
+    assert read_side.catch_up() == 22
+    assert set(_positions(read_side).values()) == {30} and summary.holding is None
+    incremental = read_side.snapshot()
+    read_side.rebuild(chain=True)
+    assert read_side.snapshot() == incremental
+
+
+def test_held_rows_are_dropped_when_another_catch_up_moves_on(app):
+    """Rows held past a commit are stale once another process's catch-up has written `case_summary` further: they
+    are dropped, and the catch-up goes on from the new position (no row lost, none twice)."""
+    _scenario(app)
+    mine = ReadSide(app, page_size=4, batch_rows=1000, batch_seconds=0)
+    catch_up_batch(app, mine.engine, mine.projectors, 4, 1000, 0)
+    assert mine.projectors[0].held_rows() == 1
+    assert ReadSide(app).catch_up() == 30  # another process, with projectors of its own
+    _scenario(app, 2)  # 12 more events
+    assert mine.catch_up() == 12
+    assert mine.projectors[0].holding is None
+    incremental = mine.snapshot()
+    assert len(incremental["case_summary"]) == 7
+    mine.rebuild(chain=True)
+    assert mine.snapshot() == incremental
+
+
+def test_rows_read_before_a_commit_are_replaced_after_it(app):
+    """Summary rows read from the table, then kept past commits, are replaced when written (PostgreSQL: by case id,
+    as a row's address is only its own within the transaction that read it)."""
+    _scenario(app)
+    ReadSide(app).catch_up()
+    cases = [row["case_id"] for row in ReadSide(app).cases()]
+    for round_ in range(2):
+        for case_id in cases:
+            fire_any(app, case_id, round_, 40 + round_)
+    read_side = ReadSide(app, page_size=2, batch_rows=1000, batch_seconds=0)
+    assert read_side.catch_up() == 10
+    incremental = read_side.snapshot()
+    assert len(incremental["case_summary"]) == 5
+    read_side.rebuild(chain=True)
+    assert read_side.snapshot() == incremental
 
 
 def test_catch_up_twice_applies_nothing_more(app):
