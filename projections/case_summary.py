@@ -251,7 +251,7 @@ def existing_rows(conn: Connection, ids: list[str], texts: dict | None = None) -
         return rows, addresses
     rows = {}
     for part in chunks(ids):
-        for row in sqlite_rows(conn, case_summary, f"case_id IN ({', '.join('?' * len(part))})", part, texts):
+        for row in sqlite_rows(conn, case_summary, case_summary.c.case_id.in_(part), texts):
             rows[row["case_id"]] = row
     return rows, list(rows)
 
