@@ -81,10 +81,12 @@ def test_the_small_count_rule_withholds_the_planted_agency_in_public_and_not_sig
     client.cookies.clear()
     row = body(client.get("/ppk?sort=ppk").text).split(f'data-ppk="{PLANTED["agency"]}"', 1)[1].split("</tr>")[0]
     assert "&lt; 3" in row and "100" not in row  # one recommendation received: no figures
+    assert "Pemerintah Kabupaten Kepulauan Anambas" in row  # the agency's official name, from the reference data
     csv = pd.read_csv(io.StringIO(client.get("/ppk.csv").text), dtype=str).set_index("ppk")
-    assert list(csv.loc[PLANTED["agency"]]) == ["<3"] * 6
+    assert list(csv.loc[PLANTED["agency"]]) == ["Pemerintah Kabupaten Kepulauan Anambas"] + ["<3"] * 6
     agency = body(client.get(f"/ppk/{PLANTED['agency']}").text)
     assert "&lt; 3" in agency and "/cases/" not in agency
+    assert "<h1>Pemerintah Kabupaten Kepulauan Anambas <code>pemkab-kepulauan-anambas</code></h1>" in agency
     signed_in(client, token("auditor"))
     csv = pd.read_csv(io.StringIO(client.get("/ppk.csv").text)).set_index("ppk")
     assert csv.loc[PLANTED["agency"], "received"] == 1

@@ -24,6 +24,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from entrypoints.auth import tokens
+from reference.agencies import agencies
 from tests.dashboard_support import PLANTED, make_store, secrets_in
 from tests.server_support import ServerProcess, bearer
 
@@ -157,11 +158,21 @@ def test_language_switch(served, browser):
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "id"
 
 
+def league_cells(browser) -> list[list[str]]:
+    """The league's rows as text, each PPK by its code: a row heads with the agency's name, then its code."""
+    rows = cells(browser, "league")
+    for row in rows:
+        name, _, code = row[0].rpartition(" ")
+        assert name == (agencies().name(code) or ""), row[0]
+        row[0] = code
+    return rows
+
+
 def test_league_table_sorts_and_filters_with_the_keyboard_and_equals_the_api(served, browser):
     url, _, _, shots = served
     visit(browser, url + "/ppk", shots, "league")
     expected = api(served, "responsiveness", by="ppk").set_index("ppk")
-    rows = cells(browser, "league")
+    rows = league_cells(browser)
     assert len(rows) == len(expected)
     withheld = [row[0] for row in rows if row[1] == "< 3"]  # public: rows of fewer than 3 cases show no figures
     assert PLANTED["agency"] in withheld and (expected.loc[withheld, "received"] < 3).all()
@@ -170,14 +181,14 @@ def test_league_table_sorts_and_filters_with_the_keyboard_and_equals_the_api(ser
             assert (int(received), int(followed_up)) == tuple(expected.loc[ppk, ["received", "followed_up"]])
     press(browser, browser.find_element(By.ID, "sort-received"), Keys.ENTER)  # the heading is a link: Tab, Enter
     press(browser, browser.find_element(By.ID, "sort-received"), Keys.ENTER)  # a second time: descending
-    received = [int(row[1]) for row in cells(browser, "league") if row[1].isdigit()]
+    received = [int(row[1]) for row in league_cells(browser) if row[1].isdigit()]
     assert received == sorted(received, reverse=True) and received[0] == expected["received"].max()
     assert browser.find_element(By.CSS_SELECTOR, "th[aria-sort='descending']").text.startswith("Diterima")
     Select(browser.find_element(By.ID, "filter-province")).select_by_value("prov-ntb")
     press(browser, browser.find_element(By.ID, "apply"), Keys.ENTER)
     by_province = api(served, "responsiveness", by=["province", "ppk"])
     ntb = by_province[by_province["province"] == "prov-ntb"]
-    shown = cells(browser, "league")
+    shown = league_cells(browser)
     assert sorted(row[0] for row in shown) == sorted(ntb["ppk"])
     check_page(browser, shots, "league-ntb")
     csv_url = browser.find_element(By.ID, "csv").get_attribute("href")

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from entrypoints.web import disclosure
 from entrypoints.web.render import PageDep, PageRoute
 from projections import dashboard
+from reference.agencies import agencies
 from workflow.errors import CaseNotFound, JejakError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -33,4 +34,5 @@ def agency(code: str, page: PageDep):
         if len(cases) < page.min_cases:
             total = {"cases": float("nan"), "open": float("nan")}
     listed = None if page.public else cases.sort_values(["is_open", "age_days"], ascending=[False, False])
-    return page.render("agency.html", nav="ppk", code=code, states=states, total=total, cases=listed)
+    return page.render("agency.html", nav="ppk", code=code, name=agencies().name(code), states=states, total=total,
+                       cases=listed)

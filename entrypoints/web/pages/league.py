@@ -1,6 +1,7 @@
-"""The PPK league table (``/ppk``): one row per PPK — recommendations received, followed up, follow-up rate,
-median days to follow-up, open overdue, blocked — filtered by election, province and era, sorted by any
-column (links and a GET form: no script needed), and ``/ppk.csv``: exactly the rows shown.
+"""The PPK league table (``/ppk``): one row per PPK, named as the reference data names its agency —
+recommendations received, followed up, follow-up rate, median days to follow-up, open overdue, blocked —
+filtered by election, province and era, sorted by any column (links and a GET form: no script needed), and
+``/ppk.csv``: exactly the rows shown.
 
 A filtered table is `audits.responsiveness` grouped by the filters' columns and the PPK, keeping the rows of
 the chosen values: the same numbers as ``GET /api/v1/audits/responsiveness?by=…&by=ppk``."""
@@ -40,7 +41,8 @@ def league_rows(page, filters: dict, sort: str | None, direction: str | None, op
     table = audits.responsiveness(rs, by=[*chosen, "ppk"])
     for name, value in chosen.items():
         table = table[table[name] == value]
-    table = table[list(COLUMNS)].reset_index(drop=True)
+    table = table[["ppk", "ppk_name", *FIGURES]].reset_index(drop=True)
+    table["ppk_name"] = table["ppk_name"].fillna("")  # a code the reference data does not know: shown as it is
     if page.public:
         table = disclosure.withhold(table, "received", FIGURES, page.min_cases)
     else:
@@ -68,7 +70,7 @@ def league(page: PageDep, election: str | None = None, province: str | None = No
 def league_csv(page: PageDep, election: str | None = None, province: str | None = None, era: str | None = None,
                sort: str | None = None, dir: str | None = None):
     rows, _ = league_rows(page, _filters(election, province, era), sort, dir)
-    out = rows[list(COLUMNS)].copy()
+    out = rows[["ppk", "ppk_name", *FIGURES]].copy()
     if page.public:  # a withheld row says so instead of leaving empty cells to guess at
         out[FIGURES] = out[FIGURES].astype(object).where(~rows["withheld"], f"<{page.min_cases}")
     return Response(out.to_csv(index=False), media_type="text/csv; charset=utf-8",
