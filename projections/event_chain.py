@@ -28,7 +28,8 @@ class EventChain:
         rows = []
         for n in notifications:
             originator = canonical_id(n.originator_id)
-            content = content_hash(originator, n.originator_version, n.topic, n.state, canonical=True)
+            # the stored id (a UUID), not its text: text would be parsed again to be made canonical
+            content = content_hash(n.originator_id, n.originator_version, n.topic, n.state)
             previous = link(previous, n.id, content)
             seq += 1
             rows.append(dict(position=n.id, seq=seq, originator_id=originator,

@@ -109,8 +109,8 @@ class ReadSide:
                  catch_up_on_read: bool = True, batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None):
         """`url`: read the read models from a replica of the store instead (read-only: it never catches up);
         `catch_up_on_read=False`: queries read what is projected, leaving the catching up to a follower;
-        `batch_rows`, `batch_seconds`: when a catch-up's transaction commits (projections.catchup; 0 rows: after
-        every page)."""
+        `batch_rows`, `batch_seconds`: how many case rows a catch-up holds before writing them, and how long its
+        transaction runs before it commits (projections.catchup; 0 rows: write and commit every page)."""
         from sqlalchemy.engine import make_url
 
         self.app = app

@@ -89,6 +89,11 @@ def _scenario(app, cases: int = 5) -> None:
         walk(app, case_id, TO_RECOMMENDED, start=T0 + timedelta(hours=i))
 
 
+def _positions(read_side: ReadSide) -> dict[str, int]:
+    with read_side.engine.connect() as conn:
+        return dict(conn.execute(select(projection_position.c.projection, projection_position.c.position)).all())
+
+
 @pytest.mark.parametrize("batch_rows, committed", [(0, 8), (5, 0)], ids=["page-a-transaction", "batched"])
 def test_killed_catch_up_resumes_as_if_run_once(app, monkeypatch, batch_rows, committed):
     """A catch-up killed in its third page keeps what it committed before: two pages when each page commits, nothing
@@ -108,9 +113,9 @@ def test_killed_catch_up_resumes_as_if_run_once(app, monkeypatch, batch_rows, co
     with pytest.raises(RuntimeError):
         read_side.catch_up()
     with read_side.engine.connect() as conn:
-        positions = dict(conn.execute(select(projection_position.c.projection, projection_position.c.position)).all())
         assert len(conn.execute(select(case_event)).all()) == committed
         assert len(conn.execute(select(case_summary)).all()) == (2 if committed else 0)
+    positions = _positions(read_side)
     assert [positions.get(p.name, 0) for p in read_side.projectors] == [committed] * 3
     monkeypatch.setattr(CaseEventProjector, "apply", original)
     ReadSide(app, page_size=4).catch_up()
@@ -119,11 +124,6 @@ def test_killed_catch_up_resumes_as_if_run_once(app, monkeypatch, batch_rows, co
     assert len(resumed["case_summary"]) == 5
     read_side.rebuild(chain=True)
     assert read_side.snapshot() == resumed
-
-
-def _positions(read_side: ReadSide) -> dict[str, int]:
-    with read_side.engine.connect() as conn:
-        return dict(conn.execute(select(projection_position.c.projection, projection_position.c.position)).all())
 
 
 def test_held_rows_outlive_commits_made_for_the_time(app):

@@ -46,14 +46,12 @@ def canonical_id(originator_id) -> str:
     return str(originator_id) if isinstance(originator_id, UUID) else str(UUID(str(originator_id)))
 
 
-def content_hash(originator_id: UUID | str, version: int, topic: str, state: bytes, *,
-                 canonical: bool = False) -> bytes:
-    """The hash of one stored event; `originator_id` is a UUID or its text (hex or canonical; `canonical`: it is
-    already `canonical_id`'s text, not to be parsed again)."""
+def content_hash(originator_id: UUID | str, version: int, topic: str, state: bytes) -> bytes:
+    """The hash of one stored event; `originator_id` is a UUID or its text (hex or canonical)."""
     if isinstance(state, str):  # a SQL edit can leave TEXT where a BLOB was
         state = state.encode("utf-8", "surrogateescape")
-    parts = ((originator_id if canonical else canonical_id(originator_id)).encode(), str(int(version)).encode(),
-             (topic or "").encode(), bytes(state or b""))
+    parts = (canonical_id(originator_id).encode(), str(int(version)).encode(), (topic or "").encode(),
+             bytes(state or b""))
     return hashlib.sha256(b"".join([_field(part) for part in parts])).digest()
 
 

@@ -20,6 +20,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 FILTERS = ("election", "province", "era")
 COLUMNS = ("ppk", "received", "followed_up", "follow_up_rate", "median_days", "overdue", "blocked")
 FIGURES = [c for c in COLUMNS if c != "ppk"]
+SHOWN = ["ppk", "ppk_name", *FIGURES]  # the rows' columns, on the page and in the CSV
 DEFAULT_SORT = ("follow_up_rate", "asc")  # the least responsive first
 
 
@@ -41,7 +42,7 @@ def league_rows(page, filters: dict, sort: str | None, direction: str | None, op
     table = audits.responsiveness(rs, by=[*chosen, "ppk"])
     for name, value in chosen.items():
         table = table[table[name] == value]
-    table = table[["ppk", "ppk_name", *FIGURES]].reset_index(drop=True)
+    table = table[SHOWN].reset_index(drop=True)
     table["ppk_name"] = table["ppk_name"].fillna("")  # a code the reference data does not know: shown as it is
     if page.public:
         table = disclosure.withhold(table, "received", FIGURES, page.min_cases)
@@ -70,7 +71,7 @@ def league(page: PageDep, election: str | None = None, province: str | None = No
 def league_csv(page: PageDep, election: str | None = None, province: str | None = None, era: str | None = None,
                sort: str | None = None, dir: str | None = None):
     rows, _ = league_rows(page, _filters(election, province, era), sort, dir)
-    out = rows[["ppk", "ppk_name", *FIGURES]].copy()
+    out = rows[SHOWN].copy()
     if page.public:  # a withheld row says so instead of leaving empty cells to guess at
         out[FIGURES] = out[FIGURES].astype(object).where(~rows["withheld"], f"<{page.min_cases}")
     return Response(out.to_csv(index=False), media_type="text/csv; charset=utf-8",
