@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from eventsourcing.persistence import Notification
@@ -35,6 +36,7 @@ PAGE_SIZE = 20000
 BATCH_ROWS = 50_000
 BATCH_SECONDS = {"sqlite": 10.0, "postgresql": 60.0}
 RETRIES = 5
+END_OF_LOG = 2**63 - 1
 
 
 class Projector(Protocol):
@@ -46,7 +48,9 @@ class Projector(Protocol):
         pages also has ``held_rows() -> int``, ``flush(conn)`` (write them), ``discard()`` (forget them: the
         transaction rolled back, or they are stale), ``carried_over()`` (they outlived a commit: anything valid in
         one transaction only is not any more) and ``holding``, which the catch-up sets when rows are kept past a
-        commit: (its committed position, the position its rows reach), None while it holds nothing."""
+        commit: (its committed position, the position its rows reach), None while it holds nothing. One that
+        PostgreSQL runs (``in_database = True``) has ``project(conn, after, until, limit) -> (count, last id)``
+        instead, given positions, not events."""
 
 
 class CatchUpConflict(RuntimeError):
@@ -82,15 +86,35 @@ def _locked_positions(conn: Connection, names: list[str]) -> dict[str, int]:
 def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], page_size: int = PAGE_SIZE,
              batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None,
              on_page: Callable[[int], None] | None = None) -> int:
-    """Apply every notification after each projector's position; returns how many were read and applied.
-    `on_page(n)` is told of each page applied (not yet committed: a progress bar's)."""
+    """Apply every notification after each projector's position; returns how many were read and applied (the
+    most any projector applied). `on_page(n)` is told of each page applied (not yet committed: a progress bar's).
+
+    Projectors that PostgreSQL runs itself (``in_database``, projections.case_event_sql) catch up in their own
+    transactions on another connection, at the same time as the others: PostgreSQL works on one core while this
+    process folds the rest on the other."""
     if not isinstance(projectors, Sequence):
         projectors = [projectors]
+    in_database = [p for p in projectors if getattr(p, "in_database", False)]
+    in_python = [p for p in projectors if p not in in_database]
+
+    def python_batch() -> int:
+        return catch_up_batch(app, engine, in_python, page_size, batch_rows, batch_seconds, on_page)
+
+    if not in_database:
+        return _until_done(python_batch)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catch-up-in-database") as pool:
+        beside = pool.submit(_until_done, lambda: catch_up_in_database(engine, in_database, page_size))
+        applied = _until_done(python_batch) if in_python else 0
+        return max(applied, beside.result())
+
+
+def _until_done(batch: Callable[[], int]) -> int:
+    """Run batches until one applies nothing; a batch that lost a race with another catch-up is run again."""
     applied = 0
     conflicts = 0
     while True:
         try:
-            count = catch_up_batch(app, engine, projectors, page_size, batch_rows, batch_seconds, on_page)
+            count = batch()
         except (CatchUpConflict, IntegrityError, OperationalError) as error:
             # a concurrent catch-up got there first (or SQLite stayed locked): start over from the positions
             conflicts += 1
@@ -101,6 +125,21 @@ def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], p
         if count == 0:
             return applied
         applied += count
+
+
+def catch_up_in_database(engine: Engine, projectors: Sequence[Projector], limit: int = PAGE_SIZE) -> int:
+    """One transaction in which each projector PostgreSQL runs applies up to `limit` events after its position;
+    returns the most any applied (0: done)."""
+    with engine.begin() as conn:
+        plan_as_lookups(conn)
+        starts = _locked_positions(conn, [p.name for p in projectors])
+        applied = 0
+        for projector in projectors:
+            count, last = projector.project(conn, starts[projector.name], END_OF_LOG, limit)
+            if count:
+                _advance(conn, projector.name, starts[projector.name], last)
+            applied = max(applied, count)
+        return applied
 
 
 def plan_as_lookups(conn: Connection) -> None:
@@ -189,6 +228,10 @@ def _apply_page(conn: Connection, app, notifications: Sequence[Notification], pr
     events = _decode(app, notifications, projectors, reached)
     for projector in projectors:
         since = reached[projector.name]
+        if getattr(projector, "in_database", False):
+            if notifications[-1].id > since:
+                projector.project(conn, since, notifications[-1].id, len(notifications))
+            continue
         if getattr(projector, "raw", False):
             behind = [n for n in notifications if n.id > since]
         else:
@@ -201,7 +244,8 @@ def _decode(app, notifications: Sequence[Notification], projectors: Sequence[Pro
             starts: dict[str, int]) -> list[tuple[int, Case.Event, str]]:
     """The page's events as (notification id, domain event, case id as text), each decoded once, from the
     earliest position a projector of domain events needs."""
-    since = min((starts[p.name] for p in projectors if not getattr(p, "raw", False)), default=None)
+    since = min((starts[p.name] for p in projectors if not getattr(p, "raw", False)
+                 and not getattr(p, "in_database", False)), default=None)
     if since is None:
         return []
     to_domain_event = app.mapper.to_domain_event

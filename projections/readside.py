@@ -21,7 +21,9 @@ from sqlalchemy import Engine, create_engine, delete, event, select, text, updat
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from projections import case_event_sql
 from projections.case_event import CaseEventProjector
+from projections.case_event_sql import CaseEventInDatabase
 from projections.case_summary import CaseSummaryProjector
 from projections.catchup import BATCH_ROWS, PAGE_SIZE, catch_up, ensure_positions
 from projections.event_chain import EventChain
@@ -106,11 +108,14 @@ def _has_stale_columns(conn, table) -> bool:
 
 class ReadSide:
     def __init__(self, app, page_size: int = PAGE_SIZE, *, url: str | URL | None = None,
-                 catch_up_on_read: bool = True, batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None):
+                 catch_up_on_read: bool = True, batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None,
+                 in_database: bool | None = None):
         """`url`: read the read models from a replica of the store instead (read-only: it never catches up);
         `catch_up_on_read=False`: queries read what is projected, leaving the catching up to a follower;
         `batch_rows`, `batch_seconds`: how many case rows a catch-up holds before writing them, and how long its
-        transaction runs before it commits (projections.catchup; 0 rows: write and commit every page)."""
+        transaction runs before it commits (projections.catchup; 0 rows: write and commit every page);
+        `in_database`: whether PostgreSQL makes `case_event`'s rows itself (projections.case_event_sql); None: when
+        it can read the store's events (PostgreSQL, neither ciphered nor compressed)."""
         from sqlalchemy.engine import make_url
 
         self.app = app
@@ -119,7 +124,13 @@ class ReadSide:
         self.catch_up_on_read = catch_up_on_read and not self.replica
         self.page_size = page_size
         self.batch_rows, self.batch_seconds = batch_rows, batch_seconds
-        self.projectors = [CaseSummaryProjector(app), CaseEventProjector(), EventChain()]
+        if in_database is None:
+            in_database = case_event_sql.usable(app)
+        elif in_database and not case_event_sql.usable(app):
+            raise ValueError("PostgreSQL cannot read this store's events (SQLite, or ciphered or compressed): "
+                             "case_event is made in Python")
+        case_events = CaseEventInDatabase(app) if in_database else CaseEventProjector()
+        self.projectors = [CaseSummaryProjector(app), case_events, EventChain()]
 
     def catch_up(self, on_page=None) -> int:
         """Apply every new event to every projection, exactly once; returns how many events were read.

@@ -39,6 +39,16 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'jejak.db'}"
         return
+    yield from _pg_database()
+
+
+@pytest.fixture
+def pg_db_url():
+    """A fresh PostgreSQL database (for what only PostgreSQL does)."""
+    yield from _pg_database()
+
+
+def _pg_database():
     name = f"jejak_test_{uuid.uuid4().hex[:12]}"
     _admin(f'CREATE DATABASE "{name}"')
     yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"

@@ -201,8 +201,10 @@ def catchup(args: dict) -> None:
     from projections.readside import ReadSide
 
     with Jejak(args["db"]) as app:
-        read_side = ReadSide(app, page_size=args["page_size"], batch_rows=args.get("batch_rows", 0))
         hold = args.get("hold_page")
+        # held in a page of the Python projectors' one transaction (PostgreSQL's own case_event runs beside it)
+        read_side = ReadSide(app, page_size=args["page_size"], batch_rows=args.get("batch_rows", 0),
+                             in_database=False if hold is not None else None)
         if hold is not None:
             projector = read_side.projectors[1]  # case_event, after case_summary has written its rows
             original, pages = projector.apply, []

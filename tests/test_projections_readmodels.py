@@ -99,7 +99,7 @@ def test_killed_catch_up_resumes_as_if_run_once(app, monkeypatch, batch_rows, co
     """A catch-up killed in its third page keeps what it committed before: two pages when each page commits, nothing
     when the pages go into one batch (five cases: `case_summary` never holds five rows back before the third)."""
     _scenario(app)  # 30 events
-    read_side = ReadSide(app, page_size=4, batch_rows=batch_rows)
+    read_side = ReadSide(app, page_size=4, batch_rows=batch_rows, in_database=False)  # all in one transaction
     calls = {"n": 0}
     original = CaseEventProjector.apply
 

@@ -1,0 +1,106 @@
+"""`case_event` made by PostgreSQL (projections.case_event_sql) is the same read model as the Python projector's:
+the two paths, on one store holding every kind of event (both legal eras and the handover, imports, year-1 times
+and their corrections), make the same rows, whole or page by page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from demo.generator import generate
+from entrypoints.bootstrap import open_jejak
+from projections.case_event import CaseEventProjector
+from projections.case_event_sql import CaseEventInDatabase, UnreadableEvents, usable
+from projections.catchup import catch_up_in_database
+from projections.readside import ReadSide
+from projections.tables import case_event
+from tests.conftest import TO_RECOMMENDED, new_case, walk
+from tests.test_dates_within_reason import BIMA, FIXED, old_store
+from tests.test_handover import _at, _kasn_case
+from tests.test_import import BASE, TO_SANCTION, write_csv
+from workflow.case import EVENT_FOR_TRIGGER, Case
+from workflow.importer import import_file
+
+
+def test_upcasts_only_add_null_fields():
+    """A missing JSON key reads as null in PostgreSQL: the in-database path upcasts nothing, which is right only
+    while every upcast adds fields as None. An upcast that computes a value must be mirrored there first."""
+    upcasts = [(cls, name) for cls in {Case.Event, *EVENT_FOR_TRIGGER.values()} for name in vars(cls)
+               if name.startswith("upcast_")]
+    assert upcasts
+    for cls, name in upcasts:
+        state: dict = {}
+        getattr(cls, name)(state)
+        assert state and set(state.values()) == {None}, f"{cls.__name__}.{name} sets {state}"
+
+
+def test_sqlite_takes_the_python_path(tmp_path):
+    with open_jejak(f"sqlite:///{tmp_path / 'j.db'}") as app:
+        assert not usable(app)
+        assert isinstance(ReadSide(app).projectors[1], CaseEventProjector)
+        with pytest.raises(ValueError, match="case_event is made in Python"):
+            ReadSide(app, in_database=True)
+
+
+def _rows(read_side: ReadSide) -> list[tuple]:
+    with read_side.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(select(case_event).order_by(case_event.c.notification_id))]
+
+
+@pytest.mark.postgres
+def test_both_paths_make_the_same_rows(pg_db_url, monkeypatch, tmp_path):
+    with open_jejak(pg_db_url) as app:
+        assert usable(app)
+        generate(app, "all", seed=1, scale=0.05, progress=False)  # both eras, the handover to BKN, departures…
+        _, attacked, imported = old_store(app, monkeypatch)  # year-1 times
+        import_file(app, write_csv(tmp_path / "cases.csv", [{**BASE, **TO_SANCTION}]))
+        rejected = new_case(app)
+        walk(app, rejected, TO_RECOMMENDED[:4] + [("return_to_bawaslu", "bkn", {}), *TO_RECOMMENDED[2:4],
+                                                  ("reject", "bkn", {})])
+        app.advance(rejected, "erase_reporter", BIMA, note="the reporter asked")
+        handed_over = _kasn_case(app)  # KASN's era, recommended by BKN after KASN ceased to act
+        app.advance(handed_over, "begin_examination", "kasn", occurred_at=_at(8, 28))
+        app.advance(handed_over, "recommend", "bkn", occurred_at=_at(10, 5), track="discipline",
+                    sanction="written_reprimand")
+        # the two paths share the table: each one's rows are read before the other rebuilds it
+        python, in_database = ReadSide(app, in_database=False), ReadSide(app, in_database=True)
+        assert isinstance(in_database.projectors[1], CaseEventInDatabase)
+        python.rebuild()
+        expected = _rows(python)
+        assert any(row[28] for row in expected), "no year-1 time"  # shown as recorded, stated kept as text
+        in_database.rebuild()
+        assert _rows(in_database) == expected
+        app.advance(attacked, "correct_date", BIMA, version=1, to=FIXED, note="typo")
+        for version in range(6, 0, -1):  # the latest first: a history does not go backwards
+            app.advance(imported, "correct_date", BIMA, version=version, to=FIXED + timedelta(days=version),
+                        note="typo")
+        in_database.catch_up()  # the corrections patch rows caught up before
+        caught_up = _rows(in_database)
+        python.rebuild()
+        expected = _rows(python)
+        kinds = {row[4] for row in expected}
+        assert kinds == {cls.__name__ for cls in EVENT_FOR_TRIGGER.values()}, "the store misses an event class"
+        assert any(row[-1] for row in expected), "no act under the era's handover"
+        assert any(row[-4] for row in expected), "no imported event"
+        assert caught_up == expected
+        paged = ReadSide(app, in_database=True, page_size=7)  # state before and corrections across pages
+        paged.rebuild()
+        assert _rows(paged) == expected
+
+@pytest.mark.postgres
+def test_an_unknown_topic_is_refused_and_nothing_is_written(pg_db_url):
+    with open_jejak(pg_db_url) as app:
+        new_case(app)
+        read_side = ReadSide(app)
+        read_side.catch_up()
+        with read_side.engine.begin() as conn:  # an event of a class this version does not know
+            conn.exec_driver_sql("UPDATE jejak_events SET topic = 'workflow.case:Case.Unheard' "
+                                 "WHERE notification_id = 1")
+            conn.exec_driver_sql("TRUNCATE case_event")
+            conn.exec_driver_sql("UPDATE projection_position SET position = 0 WHERE projection = 'case_event'")
+        with pytest.raises(UnreadableEvents, match="Case.Unheard"):
+            catch_up_in_database(read_side.engine, [read_side.projectors[1]])
+        with read_side.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(case_event)).scalar_one() == 0
