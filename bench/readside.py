@@ -9,7 +9,8 @@ Two stores per store kind and scale (1x: the 2020 demo scale, ~2,000 cases):
 - **import**: `jejak import` of bench/dataset.py's file (as bench/run.py measures): each case's events together.
 
 On each, in events/s: **catch-up from zero** (every projection, the hash chain too), **rebuild** (`case_summary`
-and `case_event`); the fastest of ``--repeat`` rounds. On the demo store also:
+and `case_event`); the fastest of ``--repeat`` rounds; on PostgreSQL's demo store both as the store runs them
+(`case_event` made by PostgreSQL, beside the Python projectors) and all in Python. On the demo store also:
 
 - **increments**: catch-ups of 1, 100 and 1,000 new events on a store caught up to just before them (the last
   events of the log are held back, then applied a few at a time): p50/p95 of the seconds per catch-up, *warm*
@@ -53,13 +54,14 @@ def build_demo(url: str, scale: float) -> dict:
     return {"events": events, "seconds": seconds, "rate": events / seconds}
 
 
-def from_zero(url: str, repeat: int) -> dict:
+def from_zero(url: str, repeat: int, in_database: bool | None = None) -> dict:
+    """`in_database`: whether PostgreSQL makes `case_event` (projections.case_event_sql); None: as a store does."""
     from entrypoints.bootstrap import open_jejak
     from projections.readside import ReadSide
 
     with open_jejak(url) as app:
         events = app.recorder.max_notification_id()
-        read_side = ReadSide(app)
+        read_side = ReadSide(app, in_database=in_database)
         best = {}
         for _ in range(repeat):
             for key, action in (("catch_up", lambda: read_side.rebuild(chain=True)),  # every read model dropped
@@ -208,8 +210,11 @@ def run(scales, kinds, stores: Stores, repeat: int, tick_cases: int, log) -> lis
                 row["import_build"] = bench_import(import_url, csv_path, workers=default_workers())
             for round_ in range(repeat):  # interleaved: a slow stretch of the machine hits both
                 log(f"[{label}] round {round_ + 1}/{repeat}: from zero and rebuild, demo then import")
-                for name, url in (("demo", demo_url), ("import", import_url)):
-                    result = from_zero(url, 1)
+                measured = [("demo", demo_url, None), ("import", import_url, None)]
+                if kind == "postgres":  # the Python path beside it, on the same store, in the same round
+                    measured.insert(1, ("demo_python", demo_url, False))
+                for name, url, in_database in measured:
+                    result = from_zero(url, 1, in_database)
                     best = row.setdefault(f"{name}_read", result)
                     for key in ("catch_up", "rebuild"):
                         if result[f"{key}_s"] < best[f"{key}_s"]:
@@ -238,6 +243,14 @@ def report(results: list[dict]) -> str:
     lines.append(table(rows, ["store", "scale", "demo events", "catch-up ev/s", "catch-up s", "per CPU s",
                               "rebuild ev/s", "rebuild s", "per CPU s", "import events", "import catch-up ev/s",
                               "import rebuild ev/s"]))
+    rows = [[r["store"], f"{r['scale']:g}×", fmt_rate(r["demo_read"]["catch_up_rate"]),
+             fmt_rate(r["demo_python_read"]["catch_up_rate"]), fmt_rate(r["demo_read"]["rebuild_rate"]),
+             fmt_rate(r["demo_python_read"]["rebuild_rate"])] for r in results if "demo_python_read" in r]
+    if rows:
+        lines += ["", "PostgreSQL's two paths on the demo store, events/s: case_event made by PostgreSQL beside the "
+                  "Python projectors (the default where it can read the events) and all in Python", ""]
+        lines.append(table(rows, ["store", "scale", "catch-up in database", "catch-up in Python",
+                                  "rebuild in database", "rebuild in Python"]))
     lines += ["", "Growth: events/s at each scale over the same store's figure at the smallest scale (wall time; "
               "and per second of the catching-up process's CPU, which a busy machine disturbs less)", ""]
     rows = []

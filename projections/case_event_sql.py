@@ -26,20 +26,12 @@ from projections.times import SHOWN
 from workflow.case import EVENT_FOR_TRIGGER, Case
 from workflow.definitions import ERAS, NEW, STATES
 
-_TIME = "(j->'{0}'->>'_data_')::timestamptz"
-
-
-def _shown(expression: str) -> str:
-    # projections.times.shown: a time the read models can show (1900-2199 UTC), else null
-    return f"(SELECT t FROM (SELECT {expression} AS t) AS v WHERE t >= %(shown_from)s AND t < %(shown_until)s)"
-
-
-_ROWS = f"""
-WITH page AS MATERIALIZED (
+_ROWS = """
+WITH page AS MATERIALIZED (  -- the page's events picked first, then decoded
     SELECT notification_id, originator_id::text AS case_id, originator_version AS version, topic,
            convert_from(state, 'UTF8')::jsonb AS j
-    FROM {{events}} WHERE notification_id > %(after)s AND notification_id <= %(until)s
-    ORDER BY notification_id LIMIT %(limit)s
+    FROM (SELECT * FROM {events} WHERE notification_id > %(after)s AND notification_id <= %(until)s
+          ORDER BY notification_id LIMIT %(limit)s) AS picked
 ), kinds AS (
     SELECT * FROM unnest(%(topics)s::text[], %(types)s::text[], %(triggers)s::text[]) AS k(topic, event_type, trigger)
 ), stages AS (
@@ -54,7 +46,10 @@ WITH page AS MATERIALIZED (
            j->>'state' AS state_after, j->>'workflow_version' AS workflow_version,
            regexp_replace(j->>'workflow_version', '@[^@]*$', '') AS era,
            j->'actor'->>'role' AS role,
-           {_shown(_TIME.format('occurred_at'))} AS occurred, {_shown(_TIME.format('timestamp'))} AS recorded,
+           (j->'occurred_at'->>'_data_')::timestamptz AS occurred_given,
+           (j->'timestamp'->>'_data_')::timestamptz AS recorded_given,
+           (j->'due_at'->>'_data_')::timestamptz AS due_given,
+           (j->'missed_due_at'->>'_data_')::timestamptz AS missed_given,
            lag(p.version) OVER by_case AS previous_version, lag(j->>'state') OVER by_case AS previous_state
     FROM page AS p JOIN kinds AS k ON k.topic = p.topic
     WINDOW by_case AS (PARTITION BY p.case_id ORDER BY p.notification_id)
@@ -72,11 +67,11 @@ WITH page AS MATERIALIZED (
              ELSE coalesce((SELECT state_after FROM case_event AS c
                             WHERE c.case_id = d.case_id AND c.version = d.version - 1), '?') END,
         d.state_after, s.stage,
-        coalesce(d.occurred, d.recorded, %(shown_from)s),
-        coalesce(d.recorded, d.occurred, %(shown_from)s),
-        d.workflow_version, d.era, j->>'note', j->>'deadline', {_shown(_TIME.format('due_at'))},
+        coalesce(t.occurred, t.recorded, %(shown_from)s),
+        coalesce(t.recorded, t.occurred, %(shown_from)s),
+        d.workflow_version, d.era, j->>'note', j->>'deadline', t.due,
         CASE WHEN d.event_type = 'MarkedOverdue' THEN j->>'missed_deadline' END,
-        CASE WHEN d.event_type = 'MarkedOverdue' THEN {_shown(_TIME.format('missed_due_at'))} END,
+        CASE WHEN d.event_type = 'MarkedOverdue' THEN t.missed END,
         CASE WHEN d.event_type IN ('Forwarded', 'Escalated') THEN j->>'to' END,
         CASE WHEN d.event_type IN ('Recommended', 'SanctionImposed') THEN j->>'track' END,
         CASE WHEN d.event_type IN ('Recommended', 'SanctionImposed') THEN j->>'sanction' END,
@@ -85,11 +80,19 @@ WITH page AS MATERIALIZED (
         CASE WHEN d.event_type = 'SanctionImposed' THEN j->>'decree_number' END,
         CASE WHEN d.event_type = 'SanctionImposed' THEN j->>'decree_date' END,
         CASE WHEN d.event_type = 'DepartureRecorded' THEN j->>'reason' END,
-        CASE WHEN d.occurred IS NULL THEN j->'occurred_at'->>'_data_' END,
+        CASE WHEN t.occurred IS NULL THEN j->'occurred_at'->>'_data_' END,
         CASE WHEN d.event_type = 'DateCorrected' THEN (j->>'corrected_version')::int END,
         j->'imported_from'->>'file', j->'imported_from'->>'sha256', (j->'imported_from'->>'line')::int,
         h.acting_for
     FROM decoded AS d
+    CROSS JOIN LATERAL (  -- projections.times.shown: a time the read models can show (1900-2199 UTC), else null
+        SELECT CASE WHEN occurred_given >= %(shown_from)s AND occurred_given < %(shown_until)s
+                    THEN occurred_given END AS occurred,
+               CASE WHEN recorded_given >= %(shown_from)s AND recorded_given < %(shown_until)s
+                    THEN recorded_given END AS recorded,
+               CASE WHEN due_given >= %(shown_from)s AND due_given < %(shown_until)s THEN due_given END AS due,
+               CASE WHEN missed_given >= %(shown_from)s AND missed_given < %(shown_until)s
+                    THEN missed_given END AS missed) AS t
     LEFT JOIN stages AS s ON s.state = d.state_after
     LEFT JOIN severities AS v ON v.era = d.era AND v.code = j->>'sanction'
     LEFT JOIN handovers AS h ON h.era = d.era AND h.trigger = d.trigger AND h.role = d.role
@@ -97,17 +100,20 @@ WITH page AS MATERIALIZED (
 )
 SELECT (SELECT count(*) FROM page), (SELECT max(notification_id) FROM page), (SELECT count(*) FROM inserted),
        (SELECT min(topic) FROM page WHERE topic NOT IN (SELECT topic FROM kinds)),
-       (SELECT count(*) FROM decoded WHERE event_type = 'DateCorrected')
+       (SELECT count(*) FROM page WHERE topic = %(correction)s)
 """
 
 # a correction patches the row of the event it corrects (CaseEventProjector's _correct); the latest one wins
-_CORRECTIONS = f"""
+_CORRECTIONS = """
 UPDATE case_event AS c SET occurred_at = fix.corrected, occurred_at_stated = fix.stated
 FROM (SELECT DISTINCT ON (case_id, corrected_version) case_id, corrected_version, corrected, stated FROM (
         SELECT notification_id, originator_id::text AS case_id, (j->>'corrected_version')::int AS corrected_version,
-               {_shown(_TIME.format('corrected_at'))} AS corrected, j->'stated_at'->>'_data_' AS stated
-        FROM (SELECT notification_id, originator_id, convert_from(state, 'UTF8')::jsonb AS j FROM {{events}}
-              WHERE notification_id > %(after)s AND notification_id <= %(until)s AND topic = %(topic)s) AS e
+               CASE WHEN corrected_at >= %(shown_from)s AND corrected_at < %(shown_until)s THEN corrected_at END
+                   AS corrected, j->'stated_at'->>'_data_' AS stated
+        FROM (SELECT notification_id, originator_id, j, (j->'corrected_at'->>'_data_')::timestamptz AS corrected_at
+              FROM (SELECT notification_id, originator_id, convert_from(state, 'UTF8')::jsonb AS j FROM {events}
+                    WHERE notification_id > %(after)s AND notification_id <= %(until)s AND topic = %(topic)s) AS e
+             ) AS given
      ) AS found ORDER BY case_id, corrected_version, notification_id DESC) AS fix
 WHERE c.case_id = fix.case_id AND c.version = fix.corrected_version
 """
@@ -140,7 +146,7 @@ def _parameters() -> dict:
         "sev_values": [s[2] for s in severities],
         "ho_eras": [h[0] for h in handovers], "ho_triggers": [h[1] for h in handovers],
         "ho_roles": [h[2] for h in handovers], "ho_for": [h[3] for h in handovers],
-        "new": NEW, "shown_from": SHOWN[0], "shown_until": SHOWN[1],
+        "new": NEW, "shown_from": SHOWN[0], "shown_until": SHOWN[1], "correction": get_topic(Case.DateCorrected),
     }
 
 
@@ -158,17 +164,22 @@ class CaseEventInDatabase:
 
         recorder = app.recorder
         schema = getattr(recorder.datastore, "schema", None) or "public"
-        self._events = sql.Identifier(schema, recorder.events_table_name).as_string(None)
+        events = sql.Identifier(schema, recorder.events_table_name)  # the store's table, named by its recorder
+        self._rows, self._corrections = (sql.SQL(text).format(events=events).as_string(None)
+                                         for text in (_ROWS, _CORRECTIONS))
 
     def project(self, conn: Connection, after: int, until: int, limit: int) -> tuple[int, int]:
         parameters = {**_parameters(), "after": after, "until": until, "limit": limit}
+        # the page in log order straight from the index: a bitmap scan would read and sort every event after it
+        # (the planner, unsure how many there are, may take it for a few), and a catch-up would grow as the square
+        conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
         count, last, inserted, unknown, corrections = conn.exec_driver_sql(
-            _ROWS.replace("{events}", self._events), parameters).one()
+            self._rows, parameters).one()
         if inserted != count:
             raise UnreadableEvents(f"event topic {unknown!r} after position {after} is not a case event this "
                                    "version of Jejak knows: the read side cannot project it")
         if corrections:
-            conn.exec_driver_sql(_CORRECTIONS.replace("{events}", self._events),
+            conn.exec_driver_sql(self._corrections,
                                  {**_parameters(), "after": after, "until": last,
                                   "topic": get_topic(Case.DateCorrected)})
         return count, last or after
