@@ -170,9 +170,6 @@ class CaseEventInDatabase:
 
     def project(self, conn: Connection, after: int, until: int, limit: int) -> tuple[int, int]:
         parameters = {**_parameters(), "after": after, "until": until, "limit": limit}
-        # the page in log order straight from the index: a bitmap scan would read and sort every event after it
-        # (the planner, unsure how many there are, may take it for a few), and a catch-up would grow as the square
-        conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
         count, last, inserted, unknown, corrections = conn.exec_driver_sql(
             self._rows, parameters).one()
         if inserted != count:

@@ -21,12 +21,13 @@ from sqlalchemy import Engine, create_engine, delete, event, select, text, updat
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from projections import case_event_sql
+from projections import case_event_sql, event_chain_sql
 from projections.case_event import CaseEventProjector
 from projections.case_event_sql import CaseEventInDatabase
 from projections.case_summary import CaseSummaryProjector
 from projections.catchup import BATCH_ROWS, PAGE_SIZE, catch_up, ensure_positions
 from projections.event_chain import EventChain
+from projections.event_chain_sql import EventChainInDatabase
 from projections.tables import READ_MODELS, case_summary, event_chain, fingerprint, metadata, \
     projection_position, read_model_schema
 from workflow.definitions import STATES
@@ -114,8 +115,9 @@ class ReadSide:
         `catch_up_on_read=False`: queries read what is projected, leaving the catching up to a follower;
         `batch_rows`, `batch_seconds`: how many case rows a catch-up holds before writing them, and how long its
         transaction runs before it commits (projections.catchup; 0 rows: write and commit every page);
-        `in_database`: whether PostgreSQL makes `case_event`'s rows itself (projections.case_event_sql); None: when
-        it can read the store's events (PostgreSQL, neither ciphered nor compressed)."""
+        `in_database`: whether PostgreSQL makes `case_event`'s rows and the chain's copy itself
+        (projections.case_event_sql, event_chain_sql); None: when it can read the store's events (PostgreSQL,
+        neither ciphered nor compressed)."""
         from sqlalchemy.engine import make_url
 
         self.app = app
@@ -130,7 +132,9 @@ class ReadSide:
             raise ValueError("PostgreSQL cannot read this store's events (SQLite, or ciphered or compressed): "
                              "case_event is made in Python")
         case_events = CaseEventInDatabase(app) if in_database else CaseEventProjector()
-        self.projectors = [CaseSummaryProjector(app), case_events, EventChain()]
+        in_database = in_database and not self.replica  # a replica never catches up (nor creates the aggregate)
+        chain = EventChainInDatabase(app) if in_database and event_chain_sql.ready(self.engine) else EventChain()
+        self.projectors = [CaseSummaryProjector(app), case_events, chain]
 
     def catch_up(self, on_page=None) -> int:
         """Apply every new event to every projection, exactly once; returns how many events were read.

@@ -13,9 +13,10 @@ from demo.generator import generate
 from entrypoints.bootstrap import open_jejak
 from projections.case_event import CaseEventProjector
 from projections.case_event_sql import CaseEventInDatabase, UnreadableEvents, usable
+from projections.event_chain_sql import EventChainInDatabase
 from projections.catchup import catch_up_in_database
 from projections.readside import ReadSide
-from projections.tables import case_event
+from projections.tables import case_event, event_chain
 from tests.conftest import TO_RECOMMENDED, new_case, walk
 from tests.test_dates_within_reason import BIMA, FIXED, old_store
 from tests.test_handover import _at, _kasn_case
@@ -44,9 +45,11 @@ def test_sqlite_takes_the_python_path(tmp_path):
             ReadSide(app, in_database=True)
 
 
-def _rows(read_side: ReadSide) -> list[tuple]:
+def _rows(read_side: ReadSide) -> tuple[list[tuple], list[tuple]]:
+    """`case_event`'s rows and the chain copy's, in log order."""
     with read_side.engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(select(case_event).order_by(case_event.c.notification_id))]
+        return tuple([tuple(row) for row in conn.execute(select(table).order_by(*table.primary_key.columns))]
+                     for table in (case_event, event_chain))
 
 
 @pytest.mark.postgres
@@ -67,10 +70,11 @@ def test_both_paths_make_the_same_rows(pg_db_url, monkeypatch, tmp_path):
         # the two paths share the table: each one's rows are read before the other rebuilds it
         python, in_database = ReadSide(app, in_database=False), ReadSide(app, in_database=True)
         assert isinstance(in_database.projectors[1], CaseEventInDatabase)
-        python.rebuild()
+        assert isinstance(in_database.projectors[2], EventChainInDatabase)
+        python.rebuild(chain=True)
         expected = _rows(python)
-        assert any(row[28] for row in expected), "no year-1 time"  # shown as recorded, stated kept as text
-        in_database.rebuild()
+        assert any(row[28] for row in expected[0]), "no year-1 time"  # shown as recorded, stated kept as text
+        in_database.rebuild(chain=True)
         assert _rows(in_database) == expected
         app.advance(attacked, "correct_date", BIMA, version=1, to=FIXED, note="typo")
         for version in range(6, 0, -1):  # the latest first: a history does not go backwards
@@ -78,16 +82,31 @@ def test_both_paths_make_the_same_rows(pg_db_url, monkeypatch, tmp_path):
                         note="typo")
         in_database.catch_up()  # the corrections patch rows caught up before
         caught_up = _rows(in_database)
-        python.rebuild()
+        python.rebuild(chain=True)
         expected = _rows(python)
-        kinds = {row[4] for row in expected}
+        kinds = {row[4] for row in expected[0]}
         assert kinds == {cls.__name__ for cls in EVENT_FOR_TRIGGER.values()}, "the store misses an event class"
-        assert any(row[-1] for row in expected), "no act under the era's handover"
-        assert any(row[-4] for row in expected), "no imported event"
+        assert any(row[-1] for row in expected[0]), "no act under the era's handover"
+        assert any(row[-4] for row in expected[0]), "no imported event"
         assert caught_up == expected
         paged = ReadSide(app, in_database=True, page_size=7)  # state before and corrections across pages
-        paged.rebuild()
+        paged.rebuild(chain=True)
         assert _rows(paged) == expected
+
+@pytest.mark.postgres
+def test_a_ciphered_store_takes_the_python_path(pg_db_url, monkeypatch):
+    """PostgreSQL cannot read events it holds only as ciphertext (JEJAK_CIPHER_KEY): they are decoded here."""
+    from eventsourcing.cryptography import AESCipher
+
+    monkeypatch.setenv("JEJAK_CIPHER_KEY", AESCipher.create_key(32))
+    with open_jejak(pg_db_url) as app:
+        case_id = new_case(app)
+        assert not usable(app)
+        read_side = ReadSide(app)
+        assert isinstance(read_side.projectors[1], CaseEventProjector)
+        assert read_side.catch_up() == 1
+        assert [row["case_id"] for row in read_side.cases()] == [str(case_id)]
+
 
 @pytest.mark.postgres
 def test_an_unknown_topic_is_refused_and_nothing_is_written(pg_db_url):

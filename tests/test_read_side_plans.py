@@ -71,9 +71,6 @@ def _explained_scans(read_side: ReadSide, statements) -> tuple[list[str], int]:
             conn.exec_driver_sql("ANALYZE case_summary")
         plan_as_lookups(conn)  # as a catch-up's transaction plans them
         for statement, parameters in statements:
-            if statement.startswith("SET LOCAL"):  # what a statement is planned under
-                conn.exec_driver_sql(statement)
-        for statement, parameters in statements:
             if not statement.lstrip().upper().startswith(("SELECT", "DELETE", "UPDATE", "WITH")):
                 continue
             explained += 1
