@@ -129,8 +129,9 @@ class ReadSide:
         if in_database is None:
             in_database = case_event_sql.usable(app)
         elif in_database and not case_event_sql.usable(app):
-            raise ValueError("PostgreSQL cannot read this store's events (SQLite, or ciphered or compressed): "
-                             "case_event is made in Python")
+            raise InvalidField("in_database", "only a PostgreSQL store whose events are neither ciphered nor "
+                                              "compressed can project in the database: this one is projected in "
+                                              "Python")
         case_events = CaseEventInDatabase(app) if in_database else CaseEventProjector()
         in_database = in_database and not self.replica  # a replica never catches up (nor creates the aggregate)
         chain = EventChainInDatabase(app) if in_database and event_chain_sql.ready(self.engine) else EventChain()

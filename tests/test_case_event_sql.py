@@ -22,6 +22,7 @@ from tests.test_dates_within_reason import BIMA, FIXED, old_store
 from tests.test_handover import _at, _kasn_case
 from tests.test_import import BASE, TO_SANCTION, write_csv
 from workflow.case import EVENT_FOR_TRIGGER, Case
+from workflow.errors import InvalidField
 from workflow.importer import import_file
 
 
@@ -41,7 +42,7 @@ def test_sqlite_takes_the_python_path(tmp_path):
     with open_jejak(f"sqlite:///{tmp_path / 'j.db'}") as app:
         assert not usable(app)
         assert isinstance(ReadSide(app).projectors[1], CaseEventProjector)
-        with pytest.raises(ValueError, match="case_event is made in Python"):
+        with pytest.raises(InvalidField, match="this one is projected in Python"):
             ReadSide(app, in_database=True)
 
 

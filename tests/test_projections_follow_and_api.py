@@ -130,7 +130,8 @@ def test_project_batches_and_progress(app, capsys):
         assert _run("--db", db, "project", "--rebuild", "--batch-rows", rows, "--batch-seconds", seconds,
                     "--no-progress", "--json")[0] == 0
         out, err = capsys.readouterr()
-        assert (json.loads(out), err) == ({"applied": 18, "rebuilt": True}, "")
+        made = ["case_event", "event_chain"] if app.url.get_backend_name() == "postgresql" else []
+        assert (json.loads(out), err) == ({"applied": 18, "rebuilt": True, "in_database": made}, "")
         assert ReadSide(app).snapshot(catch_up=False) == expected
     assert _run("--db", db, "project", "--batch-rows", "-1") == (2, "--batch-rows: must be 0 or more, not -1")
     for seconds in ("0", "-5", "nan", "inf"):
@@ -144,7 +145,13 @@ def test_cli(app, capsys):
     walk(app, case_id, TO_RECOMMENDED)
     assert _run("--db", db, "project")[0] == 0
     assert _run("--db", db, "project", "--rebuild", "--json")[0] == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"applied": 6, "rebuilt": True}
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["applied"] == 6
+    assert _run("--db", db, "project", "--rebuild", "--no-in-database", "--json")[0] == 0  # all in Python
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"applied": 6, "rebuilt": True,
+                                                                             "in_database": []}
+    if app.url.get_backend_name() == "sqlite":
+        code, message = _run("--db", db, "project", "--in-database")
+        assert code == 2 and "in_database: only a PostgreSQL store" in message, message
     assert _run("--db", db, "audit", "funnel", "--json", "--by", "province")[0] == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["province"] == "prov-ntb" and rows[0]["recommended"] == 1

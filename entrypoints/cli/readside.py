@@ -1,6 +1,7 @@
 """Read-side subcommands of the `jejak` CLI (project, audit), registered by entrypoints.cli.main.
 
     jejak project [--rebuild [--chain]] [--follow [--poll-interval SECONDS]] [--batch-rows N] [--batch-seconds S]
+                  [--[no-]in-database]
                   [--[no-]progress]
     jejak audit NAME [--json | --csv] [--by COLUMN ...] [--as-of DATE ...] [--now DATETIME] [--threshold DAYS]
 
@@ -42,6 +43,10 @@ def register(subparsers) -> None:
                    help="commit a catch-up's batch after this long at most (default 60 on PostgreSQL, 10 on SQLite, "
                         "whose writers wait for it and give up after 30 s: longer only when nothing else writes); "
                         "the case rows held are kept past such a commit, up to --batch-rows")
+    p.add_argument("--in-database", action=argparse.BooleanOptionalAction, default=None,
+                   help="let PostgreSQL make case_event and the chain copy from the stored events, beside this "
+                        "process's case_summary (default: when it can read them: PostgreSQL, not ciphered); "
+                        "--no-in-database projects everything here, in Python")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar on stderr (default: when stderr is a terminal)")
     _json_flag(p)
@@ -100,12 +105,15 @@ def cmd_project(args) -> int:
     if args.batch_seconds is not None and not 0 < args.batch_seconds < float("inf"):
         raise InvalidField("--batch-seconds", f"must be a positive number of seconds, not {args.batch_seconds:g}")
     with _open(args) as app:
-        read_side = ReadSide(app, batch_rows=args.batch_rows, batch_seconds=args.batch_seconds)
+        read_side = ReadSide(app, batch_rows=args.batch_rows, batch_seconds=args.batch_seconds,
+                             in_database=args.in_database)
         with _progress_bar(args, app, read_side) as bar:
             applied = read_side.rebuild(chain=args.chain, on_page=bar.update) if args.rebuild \
                 else read_side.catch_up(on_page=bar.update)
-        _say(args, {"applied": applied, "rebuilt": bool(args.rebuild)},
-             f"{'rebuilt from' if args.rebuild else 'applied'} {applied} event(s)")
+        in_database = [p.name for p in read_side.projectors if getattr(p, "in_database", False)]
+        _say(args, {"applied": applied, "rebuilt": bool(args.rebuild), "in_database": in_database},
+             f"{'rebuilt from' if args.rebuild else 'applied'} {applied} event(s)"
+             + (f" ({' and '.join(in_database)} made by PostgreSQL)" if in_database and applied else ""))
         if args.follow:
             stop = threading.Event()
             previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
