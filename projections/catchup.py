@@ -74,10 +74,14 @@ def position(conn: Connection, name: str) -> int:
                         .where(projection_position.c.projection == name)).scalar_one()
 
 
-def _locked_positions(conn: Connection, names: list[str]) -> dict[str, int]:
+def locked_positions(conn: Connection, names: list[str]) -> dict[str, int]:
+    """The projections' positions, locked until the transaction ends (PostgreSQL; SQLite serialises writers). Take
+    them before touching a read model's table, as every catch-up and rebuild does: in any other order, a rebuild
+    and a catch-up can each hold what the other waits for."""
     ensure_positions(conn, names)
     query = (select(projection_position.c.projection, projection_position.c.position)
-             .where(projection_position.c.projection.in_(names)))
+             .where(projection_position.c.projection.in_(names))
+             .order_by(projection_position.c.projection))  # locked in one order by every transaction
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     return dict(conn.execute(query).all())
@@ -134,7 +138,7 @@ def catch_up_in_database(engine: Engine, projectors: Sequence[Projector], limit:
     returns the most any applied (0: done)."""
     with engine.begin() as conn:
         plan_as_lookups(conn)
-        starts = _locked_positions(conn, [p.name for p in projectors])
+        starts = locked_positions(conn, [p.name for p in projectors])
         applied = 0
         for projector in projectors:
             count, last = projector.project(conn, starts[projector.name], END_OF_LOG, limit)
@@ -183,7 +187,7 @@ def catch_up_batch(app, engine: Engine, projectors: Sequence[Projector], page_si
     try:
         with engine.begin() as conn:
             plan_as_lookups(conn)
-            starts = _locked_positions(conn, names)
+            starts = locked_positions(conn, names)
             reached = dict(starts)  # how far each projector has applied the log, committed or held
             for holder in holders:
                 since, until = holder.holding or (None, None)

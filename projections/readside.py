@@ -25,7 +25,7 @@ from projections import case_event_sql, event_chain_sql
 from projections.case_event import CaseEventProjector
 from projections.case_event_sql import CaseEventInDatabase
 from projections.case_summary import CaseSummaryProjector
-from projections.catchup import BATCH_ROWS, PAGE_SIZE, catch_up, ensure_positions
+from projections.catchup import BATCH_ROWS, PAGE_SIZE, catch_up, locked_positions
 from projections.event_chain import EventChain
 from projections.event_chain_sql import EventChainInDatabase
 from projections.tables import READ_MODELS, case_summary, event_chain, fingerprint, metadata, \
@@ -48,6 +48,8 @@ def engine_for(url: URL) -> Engine:
         try:
             metadata.create_all(engine)
             _migrate(engine)
+            if url.get_backend_name() == "postgresql":
+                event_chain_sql.ready(engine)  # the chain copy's link aggregate, created with the tables it fills
             return engine
         except (IntegrityError, ProgrammingError, OperationalError) as error:
             if _refused(error) and not (error.statement or "").lstrip().upper().startswith("SELECT"):
@@ -167,7 +169,7 @@ class ReadSide:
         tables = [p.table for p in self.projectors if p.table is not event_chain or chain]
         try:
             with self.engine.begin() as conn:
-                ensure_positions(conn, [p.name for p in self.projectors])
+                locked_positions(conn, [p.name for p in self.projectors])  # before the tables, as a catch-up
                 for table in tables:
                     if conn.dialect.name == "postgresql":
                         conn.execute(text("TRUNCATE " + conn.dialect.identifier_preparer.format_table(table)))
