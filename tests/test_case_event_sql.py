@@ -4,6 +4,7 @@ and their corrections), make the same rows, whole or page by page."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -124,3 +125,32 @@ def test_an_unknown_topic_is_refused_and_nothing_is_written(pg_db_url):
             catch_up_in_database(read_side.engine, [read_side.projectors[1]])
         with read_side.engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(case_event)).scalar_one() == 0
+
+
+@pytest.mark.postgres
+def test_a_failed_catch_up_stops_the_database_side_after_its_page(pg_db_url, monkeypatch):
+    """When the Python side fails (or Ctrl-C interrupts it), PostgreSQL's side ends after the page it is on instead
+    of going on through the whole backlog before the error is seen."""
+    from projections.case_summary import CaseSummaryProjector
+
+    with open_jejak(pg_db_url) as app:
+        for _ in range(3):
+            walk(app, new_case(app), TO_RECOMMENDED)  # 18 events
+        read_side = ReadSide(app, page_size=4)
+        failed = threading.Event()
+        project = CaseEventInDatabase.project
+
+        def first_page_after_the_failure(self, conn, after, until, limit):
+            assert failed.wait(10)
+            return project(self, conn, after, until, limit)
+
+        def dying(self, conn, events):
+            failed.set()
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(CaseEventInDatabase, "project", first_page_after_the_failure)
+        monkeypatch.setattr(CaseSummaryProjector, "apply", dying)
+        with pytest.raises(KeyboardInterrupt):
+            read_side.catch_up()
+        with read_side.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(case_event)).scalar_one() == 4  # one page
