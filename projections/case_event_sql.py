@@ -19,7 +19,6 @@ from functools import cache
 from eventsourcing.utils import get_topic
 from sqlalchemy import Connection
 
-from projections.case_event import era_of
 from projections.case_summary import sanction_info, stage_of
 from projections.tables import case_event
 from projections.times import SHOWN
@@ -130,8 +129,12 @@ def usable(app) -> bool:
             and type(mapper.transcoder).__name__ == "JSONTranscoder")
 
 
-@cache
 def _parameters() -> dict:
+    return _rules(tuple(ERAS))  # anew when an era is added (workflow.definitions.add_era_file)
+
+
+@cache
+def _rules(_eras: tuple[str, ...]) -> dict:
     """What the row builder knows in Python, as the statement's arrays."""
     kinds = [(get_topic(cls), cls.__name__, trigger) for trigger, cls in EVENT_FOR_TRIGGER.items()]
     severities = [(era_id, code, sanction_info(era_id, code)[1]) for era_id, era in ERAS.items()
@@ -170,13 +173,11 @@ class CaseEventInDatabase:
 
     def project(self, conn: Connection, after: int, until: int, limit: int) -> tuple[int, int]:
         parameters = {**_parameters(), "after": after, "until": until, "limit": limit}
-        count, last, inserted, unknown, corrections = conn.exec_driver_sql(
-            self._rows, parameters).one()
+        count, last, inserted, unknown, corrections = conn.exec_driver_sql(self._rows, parameters).one()
         if inserted != count:
             raise UnreadableEvents(f"event topic {unknown!r} after position {after} is not a case event this "
                                    "version of Jejak knows: the read side cannot project it")
         if corrections:
-            conn.exec_driver_sql(self._corrections,
-                                 {**_parameters(), "after": after, "until": last,
-                                  "topic": get_topic(Case.DateCorrected)})
+            conn.exec_driver_sql(self._corrections, {"after": after, "until": last, "topic": parameters["correction"],
+                                                     "shown_from": SHOWN[0], "shown_until": SHOWN[1]})
         return count, last or after

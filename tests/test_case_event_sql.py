@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from demo.generator import generate
 from entrypoints.bootstrap import open_jejak
 from projections.case_event import CaseEventProjector
-from projections.case_event_sql import CaseEventInDatabase, UnreadableEvents, usable
+from projections.case_event_sql import CaseEventInDatabase, UnreadableEvents, _parameters, usable
 from projections.event_chain_sql import EventChainInDatabase
 from projections.catchup import catch_up_in_database
 from projections.readside import ReadSide
@@ -23,6 +23,7 @@ from tests.test_dates_within_reason import BIMA, FIXED, old_store
 from tests.test_handover import _at, _kasn_case
 from tests.test_import import BASE, TO_SANCTION, write_csv
 from workflow.case import EVENT_FOR_TRIGGER, Case
+from workflow.definitions import ERAS
 from workflow.errors import InvalidField
 from workflow.importer import import_file
 
@@ -37,6 +38,13 @@ def test_upcasts_only_add_null_fields():
         state: dict = {}
         getattr(cls, name)(state)
         assert state and set(state.values()) == {None}, f"{cls.__name__}.{name} sets {state}"
+
+
+def test_the_rules_handed_over_follow_the_eras_loaded(monkeypatch):
+    """An era added while the process runs (an era file) reaches the statement, as it reaches the Python path."""
+    assert "later-era" not in _parameters()["sev_eras"]
+    monkeypatch.setitem(ERAS, "later-era", ERAS["skb-2022"])
+    assert "later-era" in _parameters()["sev_eras"] and "later-era" in _parameters()["ho_eras"]
 
 
 def test_sqlite_takes_the_python_path(tmp_path):
