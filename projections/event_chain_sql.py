@@ -52,9 +52,8 @@ WITH page AS MATERIALIZED (
            encode({links}(coalesce((SELECT link FROM head), %(genesis)s), notification_id, content) OVER in_order,
                   'hex')
     FROM hashed WINDOW in_order AS (ORDER BY notification_id ROWS UNBOUNDED PRECEDING)
-    RETURNING 1
 )
-SELECT (SELECT count(*) FROM page), (SELECT max(notification_id) FROM page), (SELECT count(*) FROM inserted)
+SELECT count(*), max(notification_id) FROM page
 """
 
 
@@ -95,6 +94,6 @@ class EventChainInDatabase:
                                            links=sql.Identifier(LINKS)).as_string(None)
 
     def project(self, conn: Connection, after: int, until: int, limit: int) -> tuple[int, int]:
-        count, last, _ = conn.exec_driver_sql(
+        count, last = conn.exec_driver_sql(
             self._rows, {"after": after, "until": until, "limit": limit, "genesis": GENESIS}).one()
         return count, last or after
