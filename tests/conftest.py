@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import os
-import uuid
 from datetime import datetime, timedelta, timezone
 
-import psycopg
 import pytest
 
 from entrypoints.bootstrap import open_jejak
+from tests.server_support import PG_ADMIN, pg_database  # noqa: F401 (PG_ADMIN: for the tests)
 from workflow.application import Jejak
 from workflow.signing import SignerKey
 
-PG_ADMIN = os.environ.get("JEJAK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 WIB = timezone(timedelta(hours=7))
-
-
-def _admin(sql: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(sql)
 
 
 WRITER_KEY = SignerKey.generate("jejak.test/log")  # the writer's key of every test store (as in production)
@@ -39,22 +32,15 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'jejak.db'}"
         return
-    yield from _pg_database()
+    with pg_database() as url:
+        yield url
 
 
 @pytest.fixture
 def pg_db_url():
     """A fresh PostgreSQL database (for what only PostgreSQL does)."""
-    yield from _pg_database()
-
-
-def _pg_database():
-    name = f"jejak_test_{uuid.uuid4().hex[:12]}"
-    _admin(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    from projections.readside import engine_for
-    engine_for.cache_clear()
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
