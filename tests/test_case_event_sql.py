@@ -18,7 +18,7 @@ from projections.event_chain_sql import EventChainInDatabase
 from projections.catchup import catch_up_in_database
 from projections.readside import ReadSide
 from projections.tables import case_event, event_chain
-from tests.conftest import TO_RECOMMENDED, new_case, walk
+from tests.conftest import PG_ADMIN, TO_RECOMMENDED, new_case, walk
 from tests.test_dates_within_reason import BIMA, FIXED, old_store
 from tests.test_handover import _at, _kasn_case
 from tests.test_import import BASE, TO_SANCTION, write_csv
@@ -162,3 +162,31 @@ def test_a_failed_catch_up_stops_the_database_side_after_its_page(pg_db_url, mon
             read_side.catch_up()
         with read_side.engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(case_event)).scalar_one() == 4  # one page
+
+
+@pytest.mark.postgres
+def test_a_role_that_may_not_create_the_aggregate_keeps_the_python_chain(pg_db_url):
+    """Without CREATE on the schema (PostgreSQL 15 gives it to the owner only), the link aggregate cannot be made:
+    that is no error, and the chain copy stays in Python; the owner makes it."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from projections import event_chain_sql
+
+    role = f"jejak_t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        url = make_url(pg_db_url).set(drivername="postgresql+psycopg")
+        restricted = create_engine(url.set(username=role))
+        assert event_chain_sql.ready(restricted) is False
+        restricted.dispose()
+        owner = create_engine(url)
+        assert event_chain_sql.ready(owner) is True
+        owner.dispose()
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP ROLE IF EXISTS "{role}"')
