@@ -24,6 +24,7 @@ from projections.tables import case_event
 from projections.times import SHOWN
 from workflow.case import EVENT_FOR_TRIGGER, Case
 from workflow.definitions import ERAS, NEW, STATES
+from workflow.recorder_adapter import postgres_events_table
 
 _ROWS = """
 WITH page AS MATERIALIZED (  -- the page's events picked first, then decoded
@@ -165,9 +166,7 @@ class CaseEventInDatabase:
     def __init__(self, app):
         from psycopg import sql
 
-        recorder = app.recorder
-        schema = getattr(recorder.datastore, "schema", None) or "public"
-        events = sql.Identifier(schema, recorder.events_table_name)  # the store's table, named by its recorder
+        events = postgres_events_table(app.recorder)
         self._rows, self._corrections = (sql.SQL(text).format(events=events).as_string(None)
                                          for text in (_ROWS, _CORRECTIONS))
 

@@ -2,7 +2,7 @@
 event is stored, one ``INSERT … SELECT`` a page, beside `case_event`'s (projections.case_event_sql).
 
 The hashes are workflow.chain's, byte for byte: the content hash by PostgreSQL's ``sha256`` over the same
-length-prefixed fields, the links by a running aggregate (`LINKS`) over the page in log order, started from the
+length-prefixed fields, the links by a running aggregate (``jejak_chain_links``) over the page in log order, started from the
 copy's last link. The aggregate is a database object: the read models' owner creates it with them (`ready`); a
 role that may not, on a store where it is missing, keeps the Python projector (projections.event_chain). Like
 that projector, this copy vouches for nothing: `jejak verify` recomputes the chain from the events itself.
@@ -17,8 +17,8 @@ from sqlalchemy.exc import DBAPIError
 
 from projections.tables import event_chain
 from workflow.chain import GENESIS
+from workflow.recorder_adapter import postgres_events_table
 
-LINKS = "jejak_chain_links"  # the aggregate; its state function is jejak_chain_link
 _SIGNATURES = ("jejak_chain_link(bytea,bytea,bigint,bytea)", "jejak_chain_links(bytea,bigint,bytea)")
 _CREATE = (
     # workflow.chain.link: SHA256(previous link || position, 8 bytes signed big-endian || content hash)
@@ -49,7 +49,7 @@ WITH page AS MATERIALIZED (
     INSERT INTO event_chain (position, seq, originator_id, originator_version, content_hash, link)
     SELECT notification_id, coalesce((SELECT seq FROM head), 0) + row_number() OVER in_order, originator,
            originator_version, encode(content, 'hex'),
-           encode({links}(coalesce((SELECT link FROM head), %(genesis)s), notification_id, content) OVER in_order,
+           encode(jejak_chain_links(coalesce((SELECT link FROM head), %(genesis)s), notification_id, content) OVER in_order,
                   'hex')
     FROM hashed WINDOW in_order AS (ORDER BY notification_id ROWS UNBOUNDED PRECEDING)
 )
@@ -88,10 +88,7 @@ class EventChainInDatabase:
     def __init__(self, app):
         from psycopg import sql
 
-        recorder = app.recorder
-        schema = getattr(recorder.datastore, "schema", None) or "public"
-        self._rows = sql.SQL(_ROWS).format(events=sql.Identifier(schema, recorder.events_table_name),
-                                           links=sql.Identifier(LINKS)).as_string(None)
+        self._rows = sql.SQL(_ROWS).format(events=postgres_events_table(app.recorder)).as_string(None)
 
     def project(self, conn: Connection, after: int, until: int, limit: int) -> tuple[int, int]:
         count, last = conn.exec_driver_sql(

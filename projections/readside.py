@@ -134,8 +134,8 @@ class ReadSide:
             raise InvalidField("in_database", "only a PostgreSQL store whose events are neither ciphered nor "
                                               "compressed can project in the database: this one is projected in "
                                               "Python")
-        case_events = CaseEventInDatabase(app) if in_database else CaseEventProjector()
         in_database = in_database and not self.replica  # a replica never catches up (nor creates the aggregate)
+        case_events = CaseEventInDatabase(app) if in_database else CaseEventProjector()
         chain = EventChainInDatabase(app) if in_database and event_chain_sql.ready(self.engine) else EventChain()
         self.projectors = [CaseSummaryProjector(app), case_events, chain]
 

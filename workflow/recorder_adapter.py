@@ -26,6 +26,14 @@ def check_internals(recorder, is_postgres: bool) -> list[str]:
     return missing
 
 
+def postgres_events_table(recorder):
+    """The PostgreSQL recorder's events table, qualified by its schema, as a psycopg identifier for statements of
+    our own that read or write it."""
+    from psycopg import sql
+
+    return sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+
+
 def existing_case_ids(app, ids: list[UUID]) -> set[UUID]:
     """Which of these cases exist already, in one query per thousand ids."""
     recorder = app.recorder
@@ -37,9 +45,8 @@ def existing_case_ids(app, ids: list[UUID]) -> set[UUID]:
             from psycopg import sql
 
             datastore = recorder.datastore
-            query = sql.SQL("SELECT originator_id AS id FROM {}.{} WHERE originator_version = 1 "
-                            "AND originator_id = ANY(%s)").format(sql.Identifier(datastore.schema),
-                                                                  sql.Identifier(table))
+            query = sql.SQL("SELECT originator_id AS id FROM {} WHERE originator_version = 1 "
+                            "AND originator_id = ANY(%s)").format(postgres_events_table(recorder))
             params = ([str(u) for u in part] if datastore.originator_id_type == "text" else part,)
         else:
             keys = [u.hex for u in part] + [str(u) for u in part]  # eventsourcing 9.5 stores hex; older str
@@ -79,8 +86,8 @@ def insert_stored_events(app, events: list[tuple]) -> None:
     from eventsourcing.persistence import IntegrityError
     from psycopg import sql
 
-    copy = sql.SQL("COPY {}.{} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)").format(
-        sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
+    copy = sql.SQL("COPY {} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)").format(
+        postgres_events_table(recorder))
     try:
         with recorder.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cursor:
             recorder._lock_table(cursor)
