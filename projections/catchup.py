@@ -92,7 +92,8 @@ def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], p
              batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None,
              on_page: Callable[[int], None] | None = None) -> int:
     """Apply every notification after each projector's position; returns how many were read and applied (the
-    most any projector applied). `on_page(n)` is told of each page applied (not yet committed: a progress bar's).
+    most any projector applied). `on_page(n)` is told of each page applied (not yet committed: a progress bar's;
+    with projectors PostgreSQL runs beside, of the events both sides have applied).
 
     Projectors that PostgreSQL runs itself (``in_database``, projections.case_event_sql) catch up in their own
     transactions on another connection, at the same time as the others: PostgreSQL works on one core while this
@@ -102,23 +103,65 @@ def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], p
     in_database = [p for p in projectors if getattr(p, "in_database", False)]
     in_python = [p for p in projectors if p not in in_database]
 
-    def python_batch() -> int:
-        return catch_up_batch(app, engine, in_python, page_size, batch_rows, batch_seconds, on_page)
-
     if not in_database:
-        return _until_done(python_batch)
+        return _until_done(lambda: catch_up_batch(app, engine, in_python, page_size, batch_rows, batch_seconds,
+                                                  on_page))
+    progress = _SlowerSide(on_page)
     stop = threading.Event()  # this side failed or was interrupted (Ctrl-C): the other stops after its page
+
+    def python_batch() -> int:
+        return catch_up_batch(app, engine, in_python, page_size, batch_rows, batch_seconds,
+                              lambda n: progress.applied("python", n))
+
+    def database_page() -> int:
+        count = 0 if stop.is_set() else catch_up_in_database(engine, in_database, page_size)
+        progress.applied("database", count)
+        return count
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catch-up-in-database") as pool:
         # one transaction for all of them: each in its own ran no faster (25k against 27k events/s at 50×), as
         # PostgreSQL's processes then took the core this process needs
-        beside = pool.submit(_until_done, lambda: 0 if stop.is_set() else
-                             catch_up_in_database(engine, in_database, page_size))
+        beside = pool.submit(progress.side, "database", _until_done, database_page)
         try:
-            applied = _until_done(python_batch) if in_python else 0
+            applied = progress.side("python", _until_done, python_batch) if in_python else \
+                progress.side("python", lambda: 0)
         except BaseException:
             stop.set()
             raise
         return max(applied, beside.result())
+
+
+class _SlowerSide:
+    """Tells `on_page` of the events both sides of a catch-up have applied, each counted from where it began: a
+    progress bar then follows the slower side, and is full only when both are done (a side that has ended no
+    longer holds it back)."""
+
+    def __init__(self, on_page: Callable[[int], None] | None):
+        self.on_page = on_page
+        self.counts = {"python": 0, "database": 0}
+        self.ended: set[str] = set()
+        self.told = 0
+        self.lock = threading.Lock()
+
+    def side(self, name: str, run: Callable, *args) -> int:
+        try:
+            return run(*args)
+        finally:
+            with self.lock:
+                self.ended.add(name)
+                self._tell()
+
+    def applied(self, name: str, count: int) -> None:
+        with self.lock:
+            self.counts[name] += count
+            self._tell()
+
+    def _tell(self) -> None:
+        running = [count for name, count in self.counts.items() if name not in self.ended]
+        reached = min(running) if running else max(self.counts.values())
+        if self.on_page is not None and reached > self.told:
+            self.on_page(reached - self.told)
+            self.told = reached
 
 
 def _until_done(batch: Callable[[], int]) -> int:

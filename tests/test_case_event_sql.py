@@ -15,6 +15,7 @@ from entrypoints.bootstrap import open_jejak
 from projections.case_event import CaseEventProjector
 from projections.case_event_sql import CaseEventInDatabase, UnreadableEvents, _parameters, usable
 from projections.event_chain_sql import EventChainInDatabase
+from projections import catchup as read_side_module
 from projections.catchup import catch_up_in_database
 from projections.readside import ReadSide
 from projections.tables import case_event, event_chain
@@ -162,6 +163,41 @@ def test_a_failed_catch_up_stops_the_database_side_after_its_page(pg_db_url, mon
             read_side.catch_up()
         with read_side.engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(case_event)).scalar_one() == 4  # one page
+
+
+@pytest.mark.postgres
+def test_progress_follows_the_slower_side(pg_db_url, monkeypatch):
+    """`jejak project`'s bar is told of what both sides have applied: while PostgreSQL's side lags, the Python
+    side's pages do not fill it, and it is full when both are done."""
+    with open_jejak(pg_db_url) as app:
+        for _ in range(3):
+            walk(app, new_case(app), TO_RECOMMENDED)  # 18 events
+        read_side = ReadSide(app, page_size=4)
+        python_done = threading.Event()
+        in_database = []  # the events PostgreSQL's side has applied, page by page
+        project = CaseEventInDatabase.project
+
+        def lagging(self, conn, after, until, limit):
+            python_done.wait(10)  # the Python side goes through the whole log first
+            count, last = project(self, conn, after, until, limit)
+            in_database.append(count)
+            return count, last
+
+        told = []
+        monkeypatch.setattr(CaseEventInDatabase, "project", lagging)
+        original_batch = read_side_module.catch_up_batch
+
+        def python_then_release(*args, **kwargs):
+            applied = original_batch(*args, **kwargs)
+            if applied == 0:
+                assert sum(told) == 0, "the bar moved with the Python side alone"
+                python_done.set()
+            return applied
+
+        monkeypatch.setattr(read_side_module, "catch_up_batch", python_then_release)
+        applied = read_side.catch_up(on_page=told.append)
+        assert applied == 18 and sum(told) == 18
+        assert len(in_database) >= 5 and len(told) >= 4  # it moved page by page with PostgreSQL's side
 
 
 @pytest.mark.postgres
