@@ -6,15 +6,14 @@ Errors go to stderr with a non-zero exit and no traceback (set JEJAK_DEBUG=1 to 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from datetime import datetime
-from typing import Any
 
-from entrypoints.views import event_row, origin_text, parse_when, to_jsonable
+from entrypoints.cli.arguments import read_json_object, trigger_fields
+from entrypoints.cli.output import print_history, print_json, print_marked, print_table
+from entrypoints.views import event_row, parse_when
 from workflow.definitions import ERAS, STATES, TRIGGERS
-from workflow.errors import InvalidField, JejakError
+from workflow.errors import JejakError
 from workflow.fields import REPORT_FIELDS
 
 # --- helpers ----------------------------------------------------------------------------------------------
@@ -28,55 +27,6 @@ def open_app(args):
     from entrypoints.bootstrap import open_jejak
 
     return open_jejak(args.db, env={key: value for key, value in CLI_STORE_ENV.items() if key not in os.environ})
-
-
-def parse_assignments(pairs: list[str]) -> dict[str, str]:
-    fields = {}
-    for pair in pairs:
-        # (argparse turns "--set=--" into a list)
-        key, sep, value = pair.partition("=") if isinstance(pair, str) else ("", "", "")
-        if not sep or not key:
-            raise InvalidField("--set", f"cannot read {pair!r}", allowed="key=value")
-        fields[key.strip()] = value
-    return fields
-
-
-ADVANCE_OPTIONS = {"case_id", "trigger", "actor", "occurred_at", "note", "expected_version", "retries"}
-
-
-def trigger_fields(pairs: list[str]) -> dict[str, str]:
-    """`--set` pairs as a trigger's fields; the command's own options are refused (not a crash)."""
-    fields = parse_assignments(pairs)
-    if taken := sorted(fields.keys() & ADVANCE_OPTIONS):
-        raise InvalidField("--set", f"{', '.join(taken)}: not a trigger field",
-                           allowed="--at, --note, --expect-version, --retries for those")
-    return fields
-
-
-def print_json(value: Any) -> None:
-    print(json.dumps(to_jsonable(value), ensure_ascii=False, indent=2))
-
-
-def print_table(rows: list[dict], columns: list[str]) -> None:
-    """Aligned columns; times in the local zone (JEJAK_TZ), to the minute."""
-    from workflow.settings import Settings
-
-    zone = Settings.from_env().zone
-    cells = [[_cell(row.get(c), zone) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    for line in [columns, *cells]:
-        print("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip())
-
-
-def _cell(value: Any, zone=None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        local = value.astimezone(zone) if zone is not None and value.tzinfo is not None else value
-        return local.isoformat(timespec="minutes")
-    if isinstance(value, dict):
-        return " ".join(f"{k}={_cell(v, zone)}" for k, v in value.items() if v not in (None, "", []))
-    return str(value)
 
 
 # --- commands ---------------------------------------------------------------------------------------------
@@ -98,21 +48,6 @@ def cmd_report(args) -> int:
         case_id = app.report(actor, occurred_at=occurred_at, era=era, note=note, era_reason=era_reason, **fields)
     print(case_id)
     return 0
-
-
-def read_json_object(source: str) -> dict:
-    try:
-        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
-        data = json.loads(text)
-    except OSError as error:
-        raise InvalidField("--from", f"cannot read {source}: {error.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidField("--from", f"not valid JSON: {error}") from None
-    except (RecursionError, ValueError) as error:  # nested too deep; a number of over 4300 digits
-        raise InvalidField("--from", f"not a report: {str(error).split(';')[0]}") from None
-    if not isinstance(data, dict):
-        raise InvalidField("--from", "must hold one JSON object", allowed="{\"name\": …, \"agency\": …}")
-    return data
 
 
 def cmd_advance(args) -> int:
@@ -144,18 +79,6 @@ def cmd_show(args) -> int:
     return 0
 
 
-def print_history(rows: list[dict], as_json: bool) -> None:
-    """A case's history (`jejak show`, locally or over `--server`): JSON, or a table with the import's
-    file, line and SHA-256 when any event was imported."""
-    if as_json:
-        print_json(rows)
-        return
-    columns = ["version", "trigger", "state", "occurred_at", "recorded_at", "actor", "details", "note"]
-    if any(row.get("imported_from") for row in rows):
-        columns.append("imported_from")
-    print_table([{**row, "imported_from": origin_text(row.get("imported_from"))} for row in rows], columns)
-
-
 def cmd_cases(args) -> int:
     from projections.readside import ReadSide
 
@@ -183,18 +106,6 @@ def cmd_tick(args) -> int:
     with open_app(args) as app:
         marked = app.tick(now=parse_when(args.now, "--now"))
     return print_marked(marked, args.json)
-
-
-def print_marked(marked, as_json: bool) -> int:
-    """What `tick` marked overdue, (case id, missed deadline) pairs, as `jejak tick` prints it here and over HTTP."""
-    rows = [{"case_id": case_id, "missed_deadline": deadline} for case_id, deadline in marked]
-    if as_json:
-        print_json(rows)
-    else:
-        print(f"{len(rows)} case(s) marked overdue")
-        for row in rows:
-            print(f"{row['case_id']}  {row['missed_deadline']}")
-    return 0
 
 
 def cmd_workflow(args) -> int:

@@ -8,6 +8,8 @@ import json
 import os
 from datetime import datetime
 
+from entrypoints.cli.arguments import read_json_object, trigger_fields
+from entrypoints.cli.output import print_history, print_json, print_marked, print_table
 from entrypoints.views import parse_when
 from workflow.errors import InvalidField
 
@@ -53,7 +55,6 @@ def _times(row: dict) -> dict:
 
 
 def cmd_report(client, args) -> int:
-    from entrypoints.cli.main import read_json_object
     from workflow.fields import REPORT_FIELDS
 
     fields = read_json_object(args.source) if args.source else {}
@@ -66,7 +67,6 @@ def cmd_report(client, args) -> int:
 
 
 def cmd_advance(client, args) -> int:
-    from entrypoints.cli.main import trigger_fields
 
     case = client.advance(args.case, args.trigger, occurred_at=parse_when(args.at), note=args.note,
                           expected_version=args.expect_version, retries=args.retries, **trigger_fields(args.set))
@@ -75,7 +75,6 @@ def cmd_advance(client, args) -> int:
 
 
 def cmd_show(client, args) -> int:
-    from entrypoints.cli.main import print_history
 
     as_of = args.as_of  # a date goes as it is (the server reads it as the end of that local day)
     if as_of is not None and len(as_of.strip()) != 10:
@@ -86,7 +85,6 @@ def cmd_show(client, args) -> int:
 
 
 def cmd_cases(client, args) -> int:
-    from entrypoints.cli.main import print_json, print_table
 
     rows = client.cases(state=args.state)
     if args.json:
@@ -98,7 +96,6 @@ def cmd_cases(client, args) -> int:
 
 
 def cmd_triggers(client, args) -> int:
-    from entrypoints.cli.main import print_json
 
     triggers = client.triggers(args.case)
     print_json(triggers) if args.json else print("\n".join(triggers))
@@ -106,7 +103,6 @@ def cmd_triggers(client, args) -> int:
 
 
 def cmd_tick(client, args) -> int:
-    from entrypoints.cli.main import print_marked
 
     return print_marked(client.tick(now=parse_when(args.now, "--now")), args.json)
 

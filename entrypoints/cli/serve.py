@@ -107,7 +107,7 @@ def cmd_token_issue(args) -> int:
 
 def cmd_token_list(args) -> int:
     from entrypoints.auth import tokens
-    from entrypoints.cli.main import print_json, print_table
+    from entrypoints.cli.output import print_json, print_table
 
     rows = tokens.list_tokens(tokens.engine_for_tokens(args.db))
     if args.json:
