@@ -3,6 +3,7 @@
 Shared by `jejak serve`, the `jejak token` commands and (next) the dashboard.
 """
 
-from entrypoints.auth.principal import Authenticator, Principal
+from entrypoints.auth.authenticator import Authenticator
+from entrypoints.auth.principal import Principal
 
 __all__ = ["Authenticator", "Principal"]
