@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from workflow.definitions import STAGE_OF_STATE, Era
+from workflow.settings import Settings
 
-if TYPE_CHECKING:
-    from demo.generator import _Simulation
+
+class Simulation(Protocol):
+    """What a case's plan reads of the simulation it belongs to (demo.generator's): where each trigger leads, the
+    election's kind, the era and settings its deadlines come from, and the random source."""
+
+    dest: dict[tuple[str, str], str]
+    spec: Any  # demo.generator.ElectionSpec; `kind` picks Bawaslu's deadline
+    era: Era
+    settings: Settings
+    rng: random.Random
 
 
 @dataclass
@@ -37,7 +47,7 @@ class CasePlan:
     """A case's life as steps, tracking state and deadlines the way the engine will, so the `system` tick
     can be placed where a deadline passes. The engine re-checks every step when the plan is replayed."""
 
-    def __init__(self, sim: _Simulation, index: int, actor: str, at: datetime, fields: dict[str, Any]):
+    def __init__(self, sim: Simulation, index: int, actor: str, at: datetime, fields: dict[str, Any]):
         self.sim, self.index = sim, index
         self.ref = fields["external_ref"]
         self.agency, self.province, self.regency = fields["agency"], fields["province"], fields["regency"]
