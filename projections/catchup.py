@@ -123,8 +123,7 @@ def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], p
         # PostgreSQL's processes then took the core this process needs
         beside = pool.submit(progress.side, "database", _until_done, database_page)
         try:
-            applied = progress.side("python", _until_done, python_batch) if in_python else \
-                progress.side("python", lambda: 0)
+            applied = progress.side("python", _until_done, python_batch if in_python else lambda: 0)
         except BaseException:
             stop.set()
             raise

@@ -15,7 +15,7 @@ from entrypoints.bootstrap import open_jejak
 from projections.case_event import CaseEventProjector
 from projections.case_event_sql import CaseEventInDatabase, UnreadableEvents, _parameters, usable
 from projections.event_chain_sql import EventChainInDatabase
-from projections import catchup as read_side_module
+from projections import catchup
 from projections.catchup import catch_up_in_database
 from projections.readside import ReadSide
 from projections.tables import case_event, event_chain
@@ -185,7 +185,7 @@ def test_progress_follows_the_slower_side(pg_db_url, monkeypatch):
 
         told = []
         monkeypatch.setattr(CaseEventInDatabase, "project", lagging)
-        original_batch = read_side_module.catch_up_batch
+        original_batch = catchup.catch_up_batch
 
         def python_then_release(*args, **kwargs):
             applied = original_batch(*args, **kwargs)
@@ -194,7 +194,7 @@ def test_progress_follows_the_slower_side(pg_db_url, monkeypatch):
                 python_done.set()
             return applied
 
-        monkeypatch.setattr(read_side_module, "catch_up_batch", python_then_release)
+        monkeypatch.setattr(catchup, "catch_up_batch", python_then_release)
         applied = read_side.catch_up(on_page=told.append)
         assert applied == 18 and sum(told) == 18
         assert len(in_database) >= 5 and len(told) >= 4  # it moved page by page with PostgreSQL's side
