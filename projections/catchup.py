@@ -108,13 +108,16 @@ def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], p
                                                   on_page))
     progress = _SlowerSide(on_page)
     stop = threading.Event()  # this side failed or was interrupted (Ctrl-C): the other stops after its page
+    # both sides go up to the same end of the log, as it is now: an event committed meanwhile is left to the next
+    # catch-up by both, not applied by one now and by the other next time (then counted in both catch-ups)
+    until = app.recorder.max_notification_id() or 0
 
     def python_batch() -> int:
         return catch_up_batch(app, engine, in_python, page_size, batch_rows, batch_seconds,
-                              lambda n: progress.applied("python", n))
+                              lambda n: progress.applied("python", n), up_to=until)
 
     def database_page() -> int:
-        count = 0 if stop.is_set() else catch_up_in_database(engine, in_database, page_size)
+        count = 0 if stop.is_set() else catch_up_in_database(engine, in_database, page_size, until)
         progress.applied("database", count)
         return count
 
@@ -182,7 +185,8 @@ def _until_done(batch: Callable[[], int]) -> int:
         applied += count
 
 
-def catch_up_in_database(engine: Engine, projectors: Sequence[Projector], limit: int = PAGE_SIZE) -> int:
+def catch_up_in_database(engine: Engine, projectors: Sequence[Projector], limit: int = PAGE_SIZE,
+                         until: int = END_OF_LOG) -> int:
     """One transaction in which each projector PostgreSQL runs applies up to `limit` events after its position;
     returns the most any applied (0: done)."""
     with engine.begin() as conn:
@@ -190,7 +194,7 @@ def catch_up_in_database(engine: Engine, projectors: Sequence[Projector], limit:
         starts = locked_positions(conn, [p.name for p in projectors])
         applied = 0
         for projector in projectors:
-            count, last = projector.project(conn, starts[projector.name], END_OF_LOG, limit)
+            count, last = projector.project(conn, starts[projector.name], until, limit)
             if count:
                 _advance(conn, projector.name, starts[projector.name], last)
             applied = max(applied, count)
@@ -219,9 +223,10 @@ def catch_up_page(app, engine: Engine, projectors: Sequence[Projector], page_siz
 
 def catch_up_batch(app, engine: Engine, projectors: Sequence[Projector], page_size: int = PAGE_SIZE,
                    batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None,
-                   on_page: Callable[[int], None] | None = None) -> int:
-    """Apply pages to every projector that is behind, in one transaction, until the log ends, a projector holds
-    `batch_rows` rows back or `batch_seconds` have passed; returns how many events were applied (0: done).
+                   on_page: Callable[[int], None] | None = None, up_to: int | None = None) -> int:
+    """Apply pages to every projector that is behind, in one transaction, until the log ends (or position `up_to`),
+    a projector holds `batch_rows` rows back or `batch_seconds` have passed; returns how many events were applied
+    (0: done).
 
     A projector that holds rows keeps them past a commit made for the time (its position stays where its table
     is, and the next batch goes on from where it had folded): on SQLite, where batches end after a few seconds,
@@ -250,7 +255,7 @@ def catch_up_batch(app, engine: Engine, projectors: Sequence[Projector], page_si
             with paused_gc():  # pages make millions of objects, none cyclic: collections would only rescan them
                 while True:
                     notifications: Sequence[Notification] = app.recorder.select_notifications(
-                        start=last, limit=page_size, inclusive_of_start=False)
+                        start=last, limit=page_size, stop=up_to, inclusive_of_start=False)
                     if not notifications:
                         ended = True
                         break

@@ -18,7 +18,7 @@ from projections.event_chain_sql import EventChainInDatabase
 from projections import catchup
 from projections.catchup import catch_up_in_database
 from projections.readside import ReadSide
-from projections.tables import case_event, event_chain
+from projections.tables import case_event, event_chain, projection_position
 from tests.conftest import PG_ADMIN, TO_RECOMMENDED, new_case, walk
 from tests.test_dates_within_reason import BIMA, FIXED, old_store
 from tests.test_handover import _at, _kasn_case
@@ -198,6 +198,37 @@ def test_progress_follows_the_slower_side(pg_db_url, monkeypatch):
         applied = read_side.catch_up(on_page=told.append)
         assert applied == 18 and sum(told) == 18
         assert len(in_database) >= 5 and len(told) >= 4  # it moved page by page with PostgreSQL's side
+
+
+@pytest.mark.postgres
+def test_both_sides_stop_at_the_same_end_of_the_log(pg_db_url, monkeypatch):
+    """An event committed while a catch-up runs is left by both sides to the next one: neither applies it now
+    while the other waits for it, so a follower counts each event once (`applied N event(s)`)."""
+    with open_jejak(pg_db_url) as app:
+        walk(app, new_case(app), TO_RECOMMENDED)  # 6 events
+        read_side = ReadSide(app, page_size=4)
+        database_done = threading.Event()
+        original_database, original_batch = catchup.catch_up_in_database, catchup.catch_up_batch
+
+        def database_side(*args, **kwargs):
+            count = original_database(*args, **kwargs)
+            if count == 0:
+                database_done.set()
+            return count
+
+        def python_side_after_a_new_event(*args, **kwargs):
+            if not database_done.is_set():
+                assert database_done.wait(10)
+                new_case(app)  # committed after PostgreSQL's side has finished, before this side reads the log
+            return original_batch(*args, **kwargs)
+
+        monkeypatch.setattr(catchup, "catch_up_in_database", database_side)
+        monkeypatch.setattr(catchup, "catch_up_batch", python_side_after_a_new_event)
+        assert read_side.catch_up() == 6
+        with read_side.engine.connect() as conn:
+            positions = set(conn.execute(select(projection_position.c.position)).scalars())
+        assert positions == {6}
+        assert read_side.catch_up() == 1
 
 
 @pytest.mark.postgres
