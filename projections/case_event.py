@@ -54,7 +54,7 @@ class CaseEventProjector:
             rows.append(self.row(notification_id, event, case_id, before))
         corrections = [(case_id, event) for _, event, case_id in events if isinstance(event, Case.DateCorrected)]
         elsewhere = _correct(rows, corrections) if corrections else []
-        insert_rows(conn, case_event, rows)
+        insert_rows(conn, case_event, [tuple(row.values()) for row in rows])
         for case_id, version, values in elsewhere:  # rows of earlier pages
             conn.execute(update(case_event).where(case_event.c.case_id == case_id, case_event.c.version == version)
                          .values(**values))

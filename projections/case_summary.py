@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
 from functools import cache
+from operator import attrgetter
 from uuid import UUID
 
 from sqlalchemy import Connection, delete
 
 from projections.places import region_columns
-from projections.row_writer import insert_rows, new_row, sqlite_rows
+from projections.row_writer import insert_rows, sqlite_rows
 from projections.tables import MILESTONES, STAGES, case_summary
 from projections.times import event_times, shown
 from workflow.case import Case
@@ -96,7 +98,8 @@ class CaseSummaryProjector:
     def flush(self, conn: Connection) -> None:
         """Replace the rows read from the table with the ones folded."""
         delete_rows(conn, self._addresses, self._read_before)
-        insert_rows(conn, case_summary, list(self._held.values()), self._texts)
+        if self._held:
+            insert_rows(conn, case_summary, map(row_values, self._held.values()), self._texts)
         self.discard()
 
     def carried_over(self) -> None:
@@ -106,13 +109,13 @@ class CaseSummaryProjector:
 
     def discard(self) -> None:
         self.holding: tuple[int, int] | None = None  # set by the catch-up while rows are kept past a commit
-        self._held: dict[str, dict] = {}  # case id: its folded row, in the table's column order
+        self._held: dict[str, SummaryRow] = {}  # case id: its folded row
         self._read: list[str] = []  # the cases whose row was read from the table in this transaction,
         self._addresses: list = []  # and where (on PostgreSQL their row addresses, valid in this transaction)
         self._read_before: list[str] = []  # those read in an earlier transaction (the rows are kept past commits)
         self._texts: dict[datetime, str] = {}  # SQLite: the stored text of the times read, written back as it was
 
-    def _refold(self, case_id: str, version: int) -> dict | None:
+    def _refold(self, case_id: str, version: int) -> SummaryRow | None:
         """The case's row folded again from its events up to this correction, each at its corrected time: what
         the row would be had the times been right from the start (page boundaries make no difference)."""
         if self.app is None:
@@ -129,11 +132,11 @@ class CaseSummaryProjector:
         return row
 
     @staticmethod
-    def _new_row(case_id: str, event: Case.Reported, corrected: datetime | None = None) -> dict:
+    def _new_row(case_id: str, event: Case.Reported, corrected: datetime | None = None) -> SummaryRow:
         at = event_times(event, corrected)[0]
         filing_due_at = shown(event.filing_due_at)
-        row = _ROW.copy()
-        row.update(
+        values = _NO_VALUES.copy()  # by name, then positional: keywords are matched one by one against 113 names
+        values.update(
             case_id=case_id, era=event.era, workflow_version=event.workflow_version, source=event.source,
             has_reporter=bool(event.reporter), external_ref=event.external_ref,
             **region_columns(event.region["province"], event.region["regency"], event.region.get("province_code"),
@@ -151,66 +154,73 @@ class CaseSummaryProjector:
             **{f"had_deadline_{stage}": False for stage in STAGES},
             **{f"over_deadline_{stage}": False for stage in STAGES},
         )
-        return row
+        return SummaryRow(*values.values())
 
     @staticmethod
-    def _fold(row: dict, event: Case.Event, corrected: datetime | None = None) -> None:
+    def _fold(row: SummaryRow, event: Case.Event, corrected: datetime | None = None) -> None:
         at, recorded_at, stated = event_times(event, corrected)
         due_at = shown(event.due_at)
         if stated is not None:
-            row["replaced_times"] += 1
-        if (row.get("deadline"), row.get("due_at")) != (event.deadline, due_at):
-            row["deadline_missed"] = False
+            row.replaced_times += 1
+        if (row.deadline, row.due_at) != (event.deadline, due_at):
+            row.deadline_missed = False
         # stage durations: close the running stint when the stage changes
         new_stage = stage_of(event.state)
-        if new_stage != row["stage"]:
-            if row["stage"] is not None:
-                _close_stint(row, row["stage"], at)
-            row["stage"], row["stage_entered_at"] = new_stage, (at if new_stage else None)
+        if new_stage != row.stage:
+            if row.stage is not None:
+                _close_stint(row, row.stage, at)
+            row.stage, row.stage_entered_at = new_stage, (at if new_stage else None)
         milestone = _MILESTONE_OF_TRIGGER.get(event.trigger)
-        if milestone and row[f"{milestone}_at"] is None:
-            row[f"{milestone}_at"], row[f"{milestone}_recorded_at"] = at, recorded_at
-        if event.state in FINAL_STATES and row["closed_at"] is None:
-            row["closed_at"], row["closed_recorded_at"] = at, recorded_at
-        row.update(version=event.originator_version, state=event.state, is_open=event.state not in FINAL_STATES,
-                   workflow_version=event.workflow_version, updated_at=at, updated_recorded_at=recorded_at,
-                   deadline=event.deadline, due_at=due_at)
+        if milestone and getattr(row, f"{milestone}_at") is None:
+            setattr(row, f"{milestone}_at", at)
+            setattr(row, f"{milestone}_recorded_at", recorded_at)
+        if event.state in FINAL_STATES and row.closed_at is None:
+            row.closed_at, row.closed_recorded_at = at, recorded_at
+        row.version, row.state, row.is_open = event.originator_version, event.state, event.state not in FINAL_STATES
+        row.workflow_version, row.updated_at, row.updated_recorded_at = event.workflow_version, at, recorded_at
+        row.deadline, row.due_at = event.deadline, due_at
         role = (event.actor or {}).get("role")
-        receiver = role if acting_for(row["era"], event.trigger, role) else None  # acting for a body that ended
+        receiver = role if acting_for(row.era, event.trigger, role) else None  # acting for a body that ended
         if isinstance(event, Case.Forwarded):
-            row["commission"] = event.to
-            commission = era_commission(row["era"])
+            row.commission = event.to
+            commission = era_commission(row.era)
             if commission is not None and event.to != commission:  # forwarded to the body that took over
                 receiver = event.to
         elif isinstance(event, Case.Recommended):
-            level, severity = sanction_info(row["era"], event.sanction)
-            row.update(ppk=event.ppk, recommended_track=event.track, recommended_sanction=event.sanction,
-                       recommended_level=level, recommended_severity=severity)
+            row.ppk, row.recommended_track, row.recommended_sanction = event.ppk, event.track, event.sanction
+            row.recommended_level, row.recommended_severity = sanction_info(row.era, event.sanction)
             _lighter(row)
         elif isinstance(event, Case.SanctionImposed):
-            level, severity = sanction_info(row["era"], event.sanction)
-            row.update(imposed_track=event.track, imposed_sanction=event.sanction, imposed_level=level,
-                       imposed_severity=severity, decree_number=event.decree_number,
-                       decree_date=event.decree_date)
+            row.imposed_track, row.imposed_sanction = event.track, event.sanction
+            row.imposed_level, row.imposed_severity = sanction_info(row.era, event.sanction)
+            row.decree_number, row.decree_date = event.decree_number, event.decree_date
             _lighter(row)
         elif isinstance(event, Case.MarkedOverdue):
-            row.update(deadline_missed=True, overdue=True, overdue_count=row["overdue_count"] + 1)
+            row.deadline_missed = row.overdue = True
+            row.overdue_count += 1
             if event.missed_deadline == "ppk_follow_up":
-                row["ppk_overdue"] = True
+                row.ppk_overdue = True
         elif isinstance(event, (Case.PersonnelDataBlocked, Case.PersonnelDataUnblocked)):
             blocked = isinstance(event, Case.PersonnelDataBlocked)
-            row["personnel_data_blocked"] = blocked
-            row["ever_blocked"] = row["ever_blocked"] or blocked
+            row.personnel_data_blocked = blocked
+            row.ever_blocked = row.ever_blocked or blocked
         elif isinstance(event, Case.Escalated):
-            targets = [t for t in (row["escalated_to"] or "").split(",") if t] + [event.to]
-            row.update(escalated=True, escalation_count=row["escalation_count"] + 1,
-                       escalated_to=",".join(targets))
+            targets = [t for t in (row.escalated_to or "").split(",") if t] + [event.to]
+            row.escalated, row.escalation_count, row.escalated_to = True, row.escalation_count + 1, ",".join(targets)
         elif isinstance(event, Case.DepartureRecorded):
-            row["departure_reason"] = event.reason
+            row.departure_reason = event.reason
         elif event.trigger == "erase_reporter":
-            row["has_reporter"] = False
-        if receiver and row["handed_over_to"] is None:
-            row.update(handed_over_to=receiver, handed_over_at=at, commission=receiver)
+            row.has_reporter = False
+        if receiver and row.handed_over_to is None:
+            row.handed_over_to, row.handed_over_at, row.commission = receiver, at, receiver
+
+# A case's row while a catch-up folds it: one slot a column, in the table's order, each None until set. A catch-up
+# holds up to `batch_rows` of them; as dicts of 113 keys they took 4.7 KB each (a table of 256 entries), as slots
+# 0.9 KB: ~5× the cases in the same memory, so that a large store's cases fit one batch (issue 23).
+_COLUMNS = tuple(c.name for c in case_summary.columns)
+SummaryRow = dataclasses.make_dataclass("SummaryRow", [(name, object, None) for name in _COLUMNS], slots=True)
+_NO_VALUES = dict.fromkeys(_COLUMNS)
+row_values = attrgetter(*_COLUMNS)  # a row's values as a tuple in the table's order, as `insert_rows` wants them
 
 
 @cache
@@ -221,8 +231,6 @@ def era_commission(era_id: str) -> str | None:
         return None
 
 
-_ROW = new_row(case_summary)
-_COLUMNS = tuple(_ROW)
 # PostgreSQL: the ids as one array, each looked up by the primary key. The OFFSET 0 keeps the planner from
 # flattening the lateral subquery into a join, which it may plan as a sequential scan of the whole table once the
 # list is long next to the table: then a catch-up's cost grows with the square of the store (issue 23).
@@ -233,9 +241,9 @@ _DELETE_PG = "DELETE FROM case_summary WHERE ctid = ANY(%(addresses)s::tid[])"  
 _DELETE_IDS_PG = "DELETE FROM case_summary WHERE case_id = ANY(%(ids)s::text[])"
 
 
-def existing_rows(conn: Connection, ids: list[str], texts: dict | None = None) -> tuple[dict[str, dict], list]:
-    """The summary rows of these cases, as dicts in the table's column order (as `insert_rows` wants them), and
-    what `delete_rows` needs to delete them (on PostgreSQL their row addresses, valid in this transaction;
+def existing_rows(conn: Connection, ids: list[str], texts: dict | None = None) \
+        -> tuple[dict[str, SummaryRow], list]:
+    """The summary rows of these cases, and what `delete_rows` needs to delete them (on PostgreSQL their row addresses, valid in this transaction;
     SQLite: `texts` learns the stored text of their times, see row_writer.sqlite_rows)."""
     if not ids:
         return {}, []
@@ -246,13 +254,14 @@ def existing_rows(conn: Connection, ids: list[str], texts: dict | None = None) -
         order = [at[name] for name in _COLUMNS]
         rows, addresses = {}, []
         for row in result:
-            rows[row[0]] = dict(zip(_COLUMNS, [row[i] for i in order]))
+            rows[row[0]] = SummaryRow(*[row[i] for i in order])
             addresses.append(row[-1])
         return rows, addresses
     rows = {}
     for part in chunks(ids):
-        for row in sqlite_rows(conn, case_summary, case_summary.c.case_id.in_(part), texts):
-            rows[row["case_id"]] = row
+        for values in sqlite_rows(conn, case_summary, case_summary.c.case_id.in_(part), texts):
+            row = SummaryRow(*values)
+            rows[row.case_id] = row
     return rows, list(rows)
 
 
@@ -269,19 +278,20 @@ def delete_rows(conn: Connection, addresses: list, ids: list[str] = ()) -> None:
         conn.execute(delete(case_summary).where(case_summary.c.case_id.in_(part)))
 
 
-def _close_stint(row: dict, stage: str, left_at: datetime) -> None:
+def _close_stint(row: SummaryRow, stage: str, left_at: datetime) -> None:
     """A stint in `stage` ends: its days, and whether the deadline running in it (the row's, still) passed."""
-    row[f"days_{stage}"] += days_between(row["stage_entered_at"], left_at)
-    row[f"stints_{stage}"] += 1
-    if row["due_at"] is not None:
-        row[f"had_deadline_{stage}"] = True
-        if left_at > row["due_at"]:
-            row[f"over_deadline_{stage}"] = True
+    days, stints = f"days_{stage}", f"stints_{stage}"
+    setattr(row, days, getattr(row, days) + days_between(row.stage_entered_at, left_at))
+    setattr(row, stints, getattr(row, stints) + 1)
+    if row.due_at is not None:
+        setattr(row, f"had_deadline_{stage}", True)
+        if left_at > row.due_at:
+            setattr(row, f"over_deadline_{stage}", True)
 
 
-def _lighter(row: dict) -> None:
-    rec, imp = row["recommended_severity"], row["imposed_severity"]
-    row["imposed_lighter"] = None if rec is None or imp is None else imp < rec
+def _lighter(row: SummaryRow) -> None:
+    rec, imp = row.recommended_severity, row.imposed_severity
+    row.imposed_lighter = None if rec is None or imp is None else imp < rec
 
 
 def import_origin(event) -> dict:

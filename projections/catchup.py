@@ -6,10 +6,10 @@ projection that has not applied it yet. A projection may hold rows back across t
 (`case_summary` folds each case's events into its row and writes the row once a batch): on a log where cases
 interleave, as in life, a page of 20,000 events touches up to 20,000 cases, and rewriting each touched row
 every page made a catch-up's cost per event grow with the store (issue 23). A batch ends at the end of the log,
-when a projection holds ``batch_rows`` rows back (memory: ~7.5 KB a row), or after ``batch_seconds`` (on SQLite
-the read side's transaction keeps the store's writers waiting, and they give up after 30 s). Held rows are
-written when they reach ``batch_rows`` or the log ends, not at a commit made for the time: their projection's
-position then stays behind the others' until they are.
+when a projection holds ``batch_rows`` rows back (memory: ~3 KB a row with the values it holds), or after
+``batch_seconds`` (on SQLite the read side's transaction keeps the store's writers waiting, and they give up after
+30 s). Held rows are written when they reach ``batch_rows`` or the log ends, not at a commit made for the time:
+their projection's position then stays behind the others' until they are.
 
 The positions are locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises writers) and advanced with a
 compare-and-set, so two catch-ups racing on one page cannot both apply it: the slower one rolls back and starts
@@ -34,7 +34,7 @@ from projections.tables import projection_position
 from workflow.case import Case
 
 PAGE_SIZE = 20000
-BATCH_ROWS = 50_000
+BATCH_ROWS = 120_000  # a decade's cases (~10^5, docs/scaling.md): a rebuild writes each row once
 BATCH_SECONDS = {"sqlite": 10.0, "postgresql": 60.0}
 RETRIES = 5
 END_OF_LOG = 2**63 - 1

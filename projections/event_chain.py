@@ -25,15 +25,13 @@ class EventChain:
         head = conn.execute(select(event_chain.c.seq, event_chain.c.link)
                             .order_by(event_chain.c.position.desc()).limit(1)).first()
         seq, previous = (head.seq, bytes.fromhex(head.link)) if head else (0, GENESIS)
-        rows = []
+        rows = []  # in the table's column order
         for n in notifications:
             originator = canonical_id(n.originator_id)
             # the stored id (a UUID), not its text: text would be parsed again to be made canonical
             content = content_hash(n.originator_id, n.originator_version, n.topic, n.state)
             previous = link(previous, n.id, content)
             seq += 1
-            rows.append(dict(position=n.id, seq=seq, originator_id=originator,
-                             originator_version=n.originator_version, content_hash=content.hex(),
-                             link=previous.hex()))
+            rows.append((n.id, seq, originator, n.originator_version, content.hex(), previous.hex()))
         if rows:
             insert_rows(conn, event_chain, rows)
