@@ -6,7 +6,7 @@ projection that has not applied it yet. A projection may hold rows back across t
 (`case_summary` folds each case's events into its row and writes the row once a batch): on a log where cases
 interleave, as in life, a page of 20,000 events touches up to 20,000 cases, and rewriting each touched row
 every page made a catch-up's cost per event grow with the store (issue 23). A batch ends at the end of the log,
-when a projection holds ``batch_rows`` rows back (memory: ~3 KB a row with the values it holds), or after
+when a projection holds ``batch_rows`` rows back (memory: ~4 KB a row with the values it holds), or after
 ``batch_seconds`` (on SQLite the read side's transaction keeps the store's writers waiting, and they give up after
 30 s). Held rows are written when they reach ``batch_rows`` or the log ends, not at a commit made for the time:
 their projection's position then stays behind the others' until they are.

@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--poll-interval", type=float, default=5.0, metavar="SECONDS",
                    help="with --follow, catch up at least this often (default 5)")
     p.add_argument("--batch-rows", type=int, default=BATCH_ROWS, metavar="N",
-                   help=f"case rows a catch-up holds in memory (~3 KB each) before it writes them (default "
+                   help=f"case rows a catch-up holds in memory (~4 KB each) before it writes them (default "
                         f"{BATCH_ROWS:,}; 0: write and commit every page of 20,000 events, slower on a long backlog)")
     p.add_argument("--batch-seconds", type=float, metavar="SECONDS",
                    help="commit a catch-up's batch after this long at most (default 60 on PostgreSQL, 10 on SQLite, "
