@@ -214,6 +214,7 @@ class CaseSummaryProjector:
         if receiver and row.handed_over_to is None:
             row.handed_over_to, row.handed_over_at, row.commission = receiver, at, receiver
 
+
 # A case's row while a catch-up folds it: one slot a column, in the table's order, each None until set. A catch-up
 # holds up to `batch_rows` of them; as dicts of 113 keys they took 4.7 KB each (a table of 256 entries), as slots
 # 0.9 KB: ~5× the cases in the same memory, so that a large store's cases fit one batch (issue 23).
@@ -243,8 +244,9 @@ _DELETE_IDS_PG = "DELETE FROM case_summary WHERE case_id = ANY(%(ids)s::text[])"
 
 def existing_rows(conn: Connection, ids: list[str], texts: dict | None = None) \
         -> tuple[dict[str, SummaryRow], list]:
-    """The summary rows of these cases, and what `delete_rows` needs to delete them (on PostgreSQL their row addresses, valid in this transaction;
-    SQLite: `texts` learns the stored text of their times, see row_writer.sqlite_rows)."""
+    """The summary rows of these cases, and what `delete_rows` needs to delete them (on PostgreSQL their row
+    addresses, valid in this transaction; SQLite: `texts` learns the stored text of their times, see
+    row_writer.sqlite_rows)."""
     if not ids:
         return {}, []
     if conn.dialect.name == "postgresql":  # the driver's rows: psycopg gives timezone-aware times already
