@@ -16,7 +16,7 @@ import time
 import tracemalloc
 
 from entrypoints.bootstrap import open_jejak
-from projections.case_summary import CaseSummaryProjector, row_values
+from projections.case_summary import CaseSummaryProjector, SummaryRow, row_values
 from projections.catchup import PAGE_SIZE
 from projections.tables import case_summary
 
@@ -57,7 +57,7 @@ def main() -> None:
         projector, _ = allocated(lambda: fold(app, events))
         rows = list(projector._held.values())
         names = [c.name for c in case_summary.columns]
-        _, as_slots = allocated(lambda: [type(row)(*row_values(row)) for row in rows])
+        _, as_slots = allocated(lambda: [SummaryRow(*row_values(row)) for row in rows])
         _, as_dicts = allocated(lambda: [dict(zip(names, row_values(row))) for row in rows])
     print(f"{len(events):,} events, {len(rows):,} case rows of {len(names)} columns")
     print(f"fold: {min(seconds) / len(events) * 1e6:.1f} µs an event (best of {args.repeat})")

@@ -12,7 +12,7 @@ from uuid import UUID
 from sqlalchemy import Connection, delete
 
 from projections.places import region_columns
-from projections.row_writer import insert_rows, sqlite_rows
+from projections.row_writer import insert_rows, new_row, sqlite_rows
 from projections.tables import MILESTONES, STAGES, case_summary
 from projections.times import event_times, shown
 from workflow.case import Case
@@ -218,9 +218,9 @@ class CaseSummaryProjector:
 # A case's row while a catch-up folds it: one slot a column, in the table's order, each None until set. A catch-up
 # holds up to `batch_rows` of them; as dicts of 113 keys they took 4.7 KB each (a table of 256 entries), as slots
 # 0.9 KB: ~5× the cases in the same memory, so that a large store's cases fit one batch (issue 23).
-_COLUMNS = tuple(c.name for c in case_summary.columns)
+_NO_VALUES = new_row(case_summary)
+_COLUMNS = tuple(_NO_VALUES)
 SummaryRow = dataclasses.make_dataclass("SummaryRow", [(name, object, None) for name in _COLUMNS], slots=True)
-_NO_VALUES = dict.fromkeys(_COLUMNS)
 row_values = attrgetter(*_COLUMNS)  # a row's values as a tuple in the table's order, as `insert_rows` wants them
 
 

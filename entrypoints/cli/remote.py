@@ -67,7 +67,6 @@ def cmd_report(client, args) -> int:
 
 
 def cmd_advance(client, args) -> int:
-
     case = client.advance(args.case, args.trigger, occurred_at=parse_when(args.at), note=args.note,
                           expected_version=args.expect_version, retries=args.retries, **trigger_fields(args.set))
     print(case.state)
@@ -75,7 +74,6 @@ def cmd_advance(client, args) -> int:
 
 
 def cmd_show(client, args) -> int:
-
     as_of = args.as_of  # a date goes as it is (the server reads it as the end of that local day)
     if as_of is not None and len(as_of.strip()) != 10:
         as_of = parse_when(as_of, "--as-of")
@@ -85,7 +83,6 @@ def cmd_show(client, args) -> int:
 
 
 def cmd_cases(client, args) -> int:
-
     rows = client.cases(state=args.state)
     if args.json:
         print_json(rows)
@@ -96,14 +93,12 @@ def cmd_cases(client, args) -> int:
 
 
 def cmd_triggers(client, args) -> int:
-
     triggers = client.triggers(args.case)
     print_json(triggers) if args.json else print("\n".join(triggers))
     return 0
 
 
 def cmd_tick(client, args) -> int:
-
     return print_marked(client.tick(now=parse_when(args.now, "--now")), args.json)
 
 
