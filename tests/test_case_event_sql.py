@@ -257,3 +257,54 @@ def test_a_role_that_may_not_create_the_aggregate_keeps_the_python_chain(pg_db_u
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+# the link step as versions before PL/pgSQL made it: the same hashes, run by the SQL function executor at each row
+_SQL_STEP = ("CREATE OR REPLACE FUNCTION jejak_chain_link(previous bytea, start bytea, at bigint, content bytea)"
+             " RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE"
+             " AS $$ SELECT sha256(coalesce(previous, start) || int8send(at) || content) $$")
+
+
+@pytest.mark.postgres
+def test_an_earlier_sql_step_is_replaced_by_the_owner_and_still_used_by_other_roles(pg_db_url):
+    import uuid
+
+    import psycopg
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from projections import event_chain_sql
+
+    def step_language(engine) -> str:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT l.lanname FROM pg_proc AS p JOIN pg_language AS l ON l.oid = p.prolang"
+                                        " WHERE p.oid = to_regprocedure(%(f)s)",
+                                        {"f": event_chain_sql._SIGNATURES[0]}).scalar_one()
+
+    with open_jejak(pg_db_url) as app:
+        generate(app, "pilkada-2020", seed=3, scale=0.01, progress=False)
+        python = ReadSide(app, in_database=False)
+        python.rebuild(chain=True)
+        expected = [tuple(row) for row in python.snapshot(catch_up=False)["event_chain"]]
+        with python.engine.begin() as conn:
+            conn.exec_driver_sql(_SQL_STEP)
+    role = f"jejak_t_{uuid.uuid4().hex[:10]}"
+    url = make_url(pg_db_url).set(drivername="postgresql+psycopg")
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        restricted, owner = create_engine(url.set(username=role)), create_engine(url)
+        assert event_chain_sql.ready(restricted) is True  # not its to replace: the SQL step makes the same rows
+        assert step_language(owner) == "sql"
+        with open_jejak(pg_db_url) as app:
+            in_database = ReadSide(app, in_database=True)
+            in_database.rebuild(chain=True)
+            assert [tuple(row) for row in in_database.snapshot(catch_up=False)["event_chain"]] == expected
+        assert step_language(owner) == "sql"  # the rows above were linked by it
+        assert event_chain_sql.ready(owner) is True
+        assert step_language(owner) == "plpgsql"
+        restricted.dispose()
+        owner.dispose()
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP ROLE IF EXISTS "{role}"')
