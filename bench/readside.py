@@ -82,13 +82,16 @@ def _percentiles(seconds: list[float]) -> dict:
             "p95_ms": 1000 * ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]}
 
 
+HELD_BACK = 2 * sum(size * count for size, count in INCREMENTS.items())  # events the increments apply
+
+
 def increments(url: str) -> dict:
     """Hold back the log's last events, catch up the rest, then apply the held-back ones a few at a time."""
     from entrypoints.bootstrap import open_jejak
     from projections.catchup import catch_up_page
     from projections.readside import ReadSide
 
-    held = 2 * sum(size * count for size, count in INCREMENTS.items())
+    held = HELD_BACK
     with open_jejak(url) as app:
         total = app.recorder.max_notification_id()
         follower = ReadSide(app)
@@ -187,6 +190,9 @@ def reused(stores: Stores, kind: str, label: str) -> str | None:
 
 
 def run(scales, kinds, stores: Stores, repeat: int, tick_cases: int, log) -> list[dict]:
+    """Build (or reuse) every store first, then measure them all in each round, one after the other: a slow
+    stretch of this machine (its speed moves by a third within an hour) then hits every scale of a round alike,
+    and growth is read within rounds."""
     from workflow.importer import default_workers
 
     import dataset  # bench/dataset.py
@@ -198,36 +204,58 @@ def run(scales, kinds, stores: Stores, repeat: int, tick_cases: int, log) -> lis
             dataset.write_csv(csv_path, scale)
         for kind in kinds:
             label = f"{kind}-{scale:g}x"
-            row = {"store": kind, "scale": scale, "repeat": repeat}
-            demo_url, import_url = (reused(stores, kind, f"rs-{label}-{name}") for name in ("demo", "import"))
-            if demo_url is None:
+            row = {"store": kind, "scale": scale, "repeat": repeat, "rounds": []}
+            row["demo_url"], row["import_url"] = (reused(stores, kind, f"rs-{label}-{name}")
+                                                  for name in ("demo", "import"))
+            if row["demo_url"] is None:
                 log(f"[{label}] demo store (chronological)")
-                demo_url = stores.new(kind, f"rs-{label}-demo")
-                row["demo_build"] = build_demo(demo_url, scale)
-            if import_url is None:
+                row["demo_url"] = stores.new(kind, f"rs-{label}-demo")
+                row["demo_build"] = build_demo(row["demo_url"], scale)
+            if row["import_url"] is None:
                 log(f"[{label}] import store (each case's events together)")
-                import_url = stores.new(kind, f"rs-{label}-import")
-                row["import_build"] = bench_import(import_url, csv_path, workers=default_workers())
-            for round_ in range(repeat):  # interleaved: a slow stretch of the machine hits both
-                log(f"[{label}] round {round_ + 1}/{repeat}: from zero and rebuild, demo then import")
-                measured = [("demo", demo_url, None), ("import", import_url, None)]
-                if kind == "postgres":  # the Python path beside it, on the same store, in the same round
-                    measured.insert(1, ("demo_python", demo_url, False))
-                for name, url, in_database in measured:
-                    result = from_zero(url, 1, in_database)
-                    best = row.setdefault(f"{name}_read", result)
-                    for key in ("catch_up", "rebuild"):
-                        if result[f"{key}_s"] < best[f"{key}_s"]:
-                            for field in ("s", "cpu_s", "rate", "cpu_rate"):
-                                best[f"{key}_{field}"] = result[f"{key}_{field}"]
-            if tick_cases:  # both change the store: increments leave it whole, tick adds cases
-                log(f"[{label}] increments on the demo store")
-                row["increments"] = increments(demo_url)
-                log(f"[{label}] tick marking {tick_cases} cases")
-                row["tick"] = tick(demo_url, tick_cases)
+                row["import_url"] = stores.new(kind, f"rs-{label}-import")
+                row["import_build"] = bench_import(row["import_url"], csv_path, workers=default_workers())
             results.append(row)
-            log(f"[{label}] done: demo catch-up {row['demo_read']['catch_up_rate']:.0f} ev/s")
+    for round_ in range(repeat):
+        for row in results:
+            label = f"{row['store']}-{row['scale']:g}x"
+            log(f"[{label}] round {round_ + 1}/{repeat}: from zero and rebuild, demo then import")
+            measured = [("demo", row["demo_url"], None), ("import", row["import_url"], None)]
+            if row["store"] == "postgres":  # the Python path beside it, on the same store, in the same round
+                measured.insert(1, ("demo_python", row["demo_url"], False))
+            this_round = {}
+            for name, url, in_database in measured:
+                this_round[name] = result = from_zero(url, 1, in_database)
+                best = row.setdefault(f"{name}_read", dict(result))
+                for key in ("catch_up", "rebuild"):
+                    if result[f"{key}_s"] < best[f"{key}_s"]:
+                        for field in ("s", "cpu_s", "rate", "cpu_rate"):
+                            best[f"{key}_{field}"] = result[f"{key}_{field}"]
+            row["rounds"].append(this_round)
+    for row in results:
+        label = f"{row['store']}-{row['scale']:g}x"
+        events = row["demo_read"]["events"]
+        if tick_cases and events <= HELD_BACK:
+            log(f"[{label}] no increments nor tick: the demo store holds {events:,} events, the increments apply "
+                f"{HELD_BACK:,} (from scale 0.5)")
+        elif tick_cases:  # both change the store: increments leave it whole, tick adds cases
+            log(f"[{label}] increments on the demo store")
+            row["increments"] = increments(row["demo_url"])
+            log(f"[{label}] tick marking {tick_cases} cases")
+            row["tick"] = tick(row["demo_url"], tick_cases)
+        log(f"[{label}] done: demo catch-up {row['demo_read']['catch_up_rate']:.0f} ev/s")
     return results
+
+
+def growth(mine: list[dict], key: str) -> list[str]:
+    """Each scale's demo figure over the smallest scale's, round by round (the two measured minutes apart), as
+    "median (lowest–highest)" over the rounds."""
+    cells = []
+    for r in mine:
+        ratios = sorted(this["demo"][key] / base["demo"][key] for this, base in zip(r["rounds"], mine[0]["rounds"]))
+        spread = f" ({ratios[0]:.2f}–{ratios[-1]:.2f})" if len(ratios) > 1 else ""
+        cells.append(f"{statistics.median(ratios):.2f}{spread}")
+    return cells
 
 
 def report(results: list[dict]) -> str:
@@ -251,18 +279,15 @@ def report(results: list[dict]) -> str:
                   "Python projectors (the default where it can read the events) and all in Python", ""]
         lines.append(table(rows, ["store", "scale", "catch-up in database", "catch-up in Python",
                                   "rebuild in database", "rebuild in Python"]))
-    lines += ["", "Growth: events/s at each scale over the same store's figure at the smallest scale (wall time; "
-              "and per second of the catching-up process's CPU, which a busy machine disturbs less)", ""]
+    lines += ["", "Growth: events/s at each scale over the same store's at the smallest scale, within each round "
+              "(median, and lowest–highest over the rounds); wall time, and per second of the catching-up "
+              "process's CPU", ""]
     rows = []
     for kind in dict.fromkeys(r["store"] for r in results):
         mine = [r for r in results if r["store"] == kind]
-        base = mine[0]["demo_read"]
-        for r in mine:
-            d = r["demo_read"]
-            rows.append([kind, f"{r['scale']:g}×", f"{d['catch_up_rate'] / base['catch_up_rate']:.2f}",
-                         f"{d['catch_up_cpu_rate'] / base['catch_up_cpu_rate']:.2f}",
-                         f"{d['rebuild_rate'] / base['rebuild_rate']:.2f}",
-                         f"{d['rebuild_cpu_rate'] / base['rebuild_cpu_rate']:.2f}"])
+        columns = [growth(mine, key) for key in ("catch_up_rate", "catch_up_cpu_rate", "rebuild_rate",
+                                                 "rebuild_cpu_rate")]
+        rows += [[kind, f"{r['scale']:g}×", *cells] for r, *cells in zip(mine, *columns)]
     lines.append(table(rows, ["store", "scale", "catch-up vs smallest", "(CPU)", "rebuild vs smallest", "(CPU)"]))
     lines += ["", "Incremental catch-up on the full demo store, ms a catch-up (p50 / p95); warm: a follower that "
               "caught up the rest; cold: a new process", ""]
