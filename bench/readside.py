@@ -91,15 +91,14 @@ def increments(url: str) -> dict:
     from projections.catchup import catch_up_page
     from projections.readside import ReadSide
 
-    held = HELD_BACK
     with open_jejak(url) as app:
         total = app.recorder.max_notification_id()
         follower = ReadSide(app)
         _reset(follower)
-        remaining = max(0, total - held)
+        remaining = max(0, total - HELD_BACK)
         while remaining:
             remaining -= catch_up_page(app, follower.engine, follower.projectors, min(20_000, remaining))
-        out = {"held_back": held, "events": total}
+        out = {"held_back": HELD_BACK, "events": total}
         for size, count in INCREMENTS.items():
             for mode in ("warm", "cold"):
                 seconds = []
