@@ -7,6 +7,7 @@ import logging
 from datetime import datetime
 from functools import cache
 from operator import attrgetter
+from typing import NamedTuple
 from uuid import UUID
 
 from sqlalchemy import Connection, delete
@@ -44,6 +45,44 @@ def sanction_info(era_id: str, code: str) -> tuple[str | None, int | None]:
     return (found.level, found.severity) if found else (None, None)
 
 
+class EventFacts(NamedTuple):
+    """What the fold reads of an event: from the decoded event (`facts_of`) or, where PostgreSQL makes `case_event`,
+    from the row it made of it (projections.case_event_feed). A report starts a row from the whole event, and a
+    date correction folds its case again from its events: those two are always decoded."""
+
+    originator_version: int
+    event_type: str
+    trigger: str
+    role: str | None
+    state: str
+    at: datetime  # events.times.event_times: the time shown, when recorded, the stated time when not shown
+    recorded_at: datetime
+    stated: str | None
+    due_at: datetime | None  # shown
+    deadline: str | None
+    workflow_version: str
+    to: str | None  # Forwarded, Escalated
+    ppk: str | None  # Recommended
+    track: str | None  # Recommended, SanctionImposed
+    sanction: str | None
+    decree_number: str | None  # SanctionImposed
+    decree_date: str | None
+    missed_deadline: str | None  # MarkedOverdue
+    reason: str | None  # DepartureRecorded
+
+
+def facts_of(event: Case.Event, corrected: datetime | None = None) -> EventFacts:
+    """The facts of a decoded event; `corrected`: the time a ``correct_date`` event gave it."""
+    at, recorded_at, stated = event_times(event, corrected)
+    kind = type(event)
+    return EventFacts(event.originator_version, kind.__name__, event.trigger, (event.actor or {}).get("role"),
+                      event.state, at, recorded_at, stated, shown(event.due_at), event.deadline,
+                      event.workflow_version, *[getattr(event, name, None) for name in _KIND_FIELDS])
+
+
+_KIND_FIELDS = EventFacts._fields[EventFacts._fields.index("to"):]
+
+
 def chunks(items: list, size: int = 2000):
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -54,6 +93,7 @@ class CaseSummaryProjector:
 
     name = "case_summary"
     table = case_summary
+    folds_facts = True  # may be fed `case_event`'s rows as EventFacts (projections.case_event_feed)
 
     def __init__(self, app=None):
         self.app = app  # to fold a case again from its events after a `correct_date`
@@ -89,7 +129,7 @@ class CaseSummaryProjector:
             if refolded is not None:
                 rows[case_id] = refolded
             else:
-                self._fold(rows[case_id], event)
+                self._fold(rows[case_id], event if type(event) is EventFacts else facts_of(event))
         held.update((case_id, row) for case_id, row in rows.items() if row is not None)
 
     def held_rows(self) -> int:
@@ -128,7 +168,7 @@ class CaseSummaryProjector:
         corrected = {e.corrected_version: e.corrected_at for e in events if isinstance(e, Case.DateCorrected)}
         row = self._new_row(case_id, events[0], corrected.get(1))
         for event in events:
-            self._fold(row, event, corrected.get(event.originator_version))
+            self._fold(row, facts_of(event, corrected.get(event.originator_version)))
         return row
 
     @staticmethod
@@ -157,10 +197,9 @@ class CaseSummaryProjector:
         return SummaryRow(*values.values())
 
     @staticmethod
-    def _fold(row: SummaryRow, event: Case.Event, corrected: datetime | None = None) -> None:
-        at, recorded_at, stated = event_times(event, corrected)
-        due_at = shown(event.due_at)
-        if stated is not None:
+    def _fold(row: SummaryRow, event: EventFacts) -> None:
+        at, recorded_at, due_at, kind = event.at, event.recorded_at, event.due_at, event.event_type
+        if event.stated is not None:
             row.replaced_times += 1
         if (row.deadline, row.due_at) != (event.deadline, due_at):
             row.deadline_missed = False
@@ -179,35 +218,35 @@ class CaseSummaryProjector:
         row.version, row.state, row.is_open = event.originator_version, event.state, event.state not in FINAL_STATES
         row.workflow_version, row.updated_at, row.updated_recorded_at = event.workflow_version, at, recorded_at
         row.deadline, row.due_at = event.deadline, due_at
-        role = (event.actor or {}).get("role")
+        role = event.role
         receiver = role if acting_for(row.era, event.trigger, role) else None  # acting for a body that ended
-        if isinstance(event, Case.Forwarded):
+        if kind == "Forwarded":
             row.commission = event.to
             commission = era_commission(row.era)
             if commission is not None and event.to != commission:  # forwarded to the body that took over
                 receiver = event.to
-        elif isinstance(event, Case.Recommended):
+        elif kind == "Recommended":
             row.ppk, row.recommended_track, row.recommended_sanction = event.ppk, event.track, event.sanction
             row.recommended_level, row.recommended_severity = sanction_info(row.era, event.sanction)
             _lighter(row)
-        elif isinstance(event, Case.SanctionImposed):
+        elif kind == "SanctionImposed":
             row.imposed_track, row.imposed_sanction = event.track, event.sanction
             row.imposed_level, row.imposed_severity = sanction_info(row.era, event.sanction)
             row.decree_number, row.decree_date = event.decree_number, event.decree_date
             _lighter(row)
-        elif isinstance(event, Case.MarkedOverdue):
+        elif kind == "MarkedOverdue":
             row.deadline_missed = row.overdue = True
             row.overdue_count += 1
             if event.missed_deadline == "ppk_follow_up":
                 row.ppk_overdue = True
-        elif isinstance(event, (Case.PersonnelDataBlocked, Case.PersonnelDataUnblocked)):
-            blocked = isinstance(event, Case.PersonnelDataBlocked)
+        elif kind == "PersonnelDataBlocked" or kind == "PersonnelDataUnblocked":
+            blocked = kind == "PersonnelDataBlocked"
             row.personnel_data_blocked = blocked
             row.ever_blocked = row.ever_blocked or blocked
-        elif isinstance(event, Case.Escalated):
+        elif kind == "Escalated":
             targets = [t for t in (row.escalated_to or "").split(",") if t] + [event.to]
             row.escalated, row.escalation_count, row.escalated_to = True, row.escalation_count + 1, ",".join(targets)
-        elif isinstance(event, Case.DepartureRecorded):
+        elif kind == "DepartureRecorded":
             row.departure_reason = event.reason
         elif event.trigger == "erase_reporter":
             row.has_reporter = False

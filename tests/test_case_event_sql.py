@@ -18,7 +18,7 @@ from projections.event_chain_sql import EventChainInDatabase
 from projections import catchup
 from projections.catchup import catch_up_in_database
 from projections.readside import ReadSide
-from projections.tables import case_event, event_chain, projection_position
+from projections.tables import case_event, case_summary, event_chain, projection_position
 from tests.conftest import PG_ADMIN, TO_RECOMMENDED, new_case, walk
 from tests.test_dates_within_reason import BIMA, FIXED, old_store
 from tests.test_handover import _at, _kasn_case
@@ -56,11 +56,12 @@ def test_sqlite_takes_the_python_path(tmp_path):
             ReadSide(app, in_database=True)
 
 
-def _rows(read_side: ReadSide) -> tuple[list[tuple], list[tuple]]:
-    """`case_event`'s rows and the chain copy's, in log order."""
+def _rows(read_side: ReadSide) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """`case_event`'s rows and the chain copy's, in log order, and `case_summary`'s (folded from `case_event`'s rows
+    on the in-database path, projections.case_event_feed)."""
     with read_side.engine.connect() as conn:
         return tuple([tuple(row) for row in conn.execute(select(table).order_by(*table.primary_key.columns))]
-                     for table in (case_event, event_chain))
+                     for table in (case_event, event_chain, case_summary))
 
 
 @pytest.mark.postgres
@@ -103,6 +104,12 @@ def test_both_paths_make_the_same_rows(pg_db_url, monkeypatch, tmp_path):
         paged = ReadSide(app, in_database=True, page_size=7)  # state before and corrections across pages
         paged.rebuild(chain=True)
         assert _rows(paged) == expected
+        with paged.engine.begin() as conn:  # `case_summary` folded again from rows later corrections patched
+            conn.execute(case_summary.delete())
+            conn.execute(projection_position.update().where(projection_position.c.projection == "case_summary")
+                         .values(position=0))
+        assert paged.catch_up() == len(expected[0])
+        assert _rows(paged) == expected
 
 @pytest.mark.postgres
 def test_a_ciphered_store_takes_the_python_path(pg_db_url, monkeypatch):
@@ -139,65 +146,70 @@ def test_an_unknown_topic_is_refused_and_nothing_is_written(pg_db_url):
 @pytest.mark.postgres
 def test_a_failed_catch_up_stops_the_database_side_after_its_page(pg_db_url, monkeypatch):
     """When the Python side fails (or Ctrl-C interrupts it), PostgreSQL's side ends after the page it is on instead
-    of going on through the whole backlog before the error is seen."""
+    of going on through the whole backlog before the error is seen. (The Python side folds the pages PostgreSQL's
+    side has committed, so it fails on the first page, and that side's next pages wait for the failure.)"""
     from projections.case_summary import CaseSummaryProjector
 
     with open_jejak(pg_db_url) as app:
-        for _ in range(3):
-            walk(app, new_case(app), TO_RECOMMENDED)  # 18 events
+        for _ in range(8):
+            walk(app, new_case(app), TO_RECOMMENDED)  # 48 events: 12 pages
         read_side = ReadSide(app, page_size=4)
         failed = threading.Event()
         project = CaseEventInDatabase.project
 
-        def first_page_after_the_failure(self, conn, after, until, limit):
-            assert failed.wait(10)
+        def pages_after_the_first_wait_for_the_failure(self, conn, after, until, limit):
+            if after:
+                assert failed.wait(10)
             return project(self, conn, after, until, limit)
 
         def dying(self, conn, events):
             failed.set()
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(CaseEventInDatabase, "project", first_page_after_the_failure)
+        monkeypatch.setattr(CaseEventInDatabase, "project", pages_after_the_first_wait_for_the_failure)
         monkeypatch.setattr(CaseSummaryProjector, "apply", dying)
         with pytest.raises(KeyboardInterrupt):
             read_side.catch_up()
         with read_side.engine.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(case_event)).scalar_one() == 4  # one page
+            made = conn.execute(select(func.count()).select_from(case_event)).scalar_one()
+        # the first page, the one it was on when the failure came, and at most one begun before it was told
+        assert 8 <= made <= 12
 
 
 @pytest.mark.postgres
 def test_progress_follows_the_slower_side(pg_db_url, monkeypatch):
-    """`jejak project`'s bar is told of what both sides have applied: while PostgreSQL's side lags, the Python
+    """`jejak project`'s bar is told of what both sides have applied: while the Python side lags, PostgreSQL's
     side's pages do not fill it, and it is full when both are done."""
+    from projections.case_summary import CaseSummaryProjector
+
     with open_jejak(pg_db_url) as app:
         for _ in range(3):
             walk(app, new_case(app), TO_RECOMMENDED)  # 18 events
         read_side = ReadSide(app, page_size=4)
-        python_done = threading.Event()
-        in_database = []  # the events PostgreSQL's side has applied, page by page
-        project = CaseEventInDatabase.project
+        database_done = threading.Event()
+        folded = []  # the events the Python side has applied, page by page
+        apply = CaseSummaryProjector.apply
 
-        def lagging(self, conn, after, until, limit):
-            python_done.wait(10)  # the Python side goes through the whole log first
-            count, last = project(self, conn, after, until, limit)
-            in_database.append(count)
-            return count, last
+        def lagging(self, conn, events):
+            database_done.wait(10)  # PostgreSQL's side goes through the whole log first
+            apply(self, conn, events)
+            folded.append(len(events))
 
         told = []
-        monkeypatch.setattr(CaseEventInDatabase, "project", lagging)
-        original_batch = catchup.catch_up_batch
+        monkeypatch.setattr(CaseSummaryProjector, "apply", lagging)
+        original_database = catchup.catch_up_in_database
 
-        def python_then_release(*args, **kwargs):
-            applied = original_batch(*args, **kwargs)
+        def database_then_release(*args, **kwargs):
+            applied = original_database(*args, **kwargs)
             if applied == 0:
-                assert sum(told) == 0, "the bar moved with the Python side alone"
-                python_done.set()
+                assert sum(told) == 0, "the bar moved with PostgreSQL's side alone"
+                database_done.set()
             return applied
 
-        monkeypatch.setattr(catchup, "catch_up_batch", python_then_release)
+        monkeypatch.setattr(catchup, "catch_up_in_database", database_then_release)
         applied = read_side.catch_up(on_page=told.append)
-        assert applied == 18 and sum(told) == 18
-        assert len(in_database) >= 5 and len(told) >= 4  # it moved page by page with PostgreSQL's side
+        assert applied == 18 and sum(told) == 18 and sum(folded) == 18
+        assert len(folded) >= 4 and len(told) >= 4  # it moved page by page with the Python side
 
 
 @pytest.mark.postgres
