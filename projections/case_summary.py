@@ -74,13 +74,14 @@ class EventFacts(NamedTuple):
 def facts_of(event: Case.Event, corrected: datetime | None = None) -> EventFacts:
     """The facts of a decoded event; `corrected`: the time a ``correct_date`` event gave it."""
     at, recorded_at, stated = event_times(event, corrected)
-    kind = type(event)
-    return EventFacts(event.originator_version, kind.__name__, event.trigger, (event.actor or {}).get("role"),
-                      event.state, at, recorded_at, stated, shown(event.due_at), event.deadline,
-                      event.workflow_version, *[getattr(event, name, None) for name in _KIND_FIELDS])
+    given = vars(event).get  # the fields of one kind of event (`to`…), None on the others
+    return _facts((event.originator_version, type(event).__name__, event.trigger, (event.actor or {}).get("role"),
+                   event.state, at, recorded_at, stated, shown(event.due_at), event.deadline, event.workflow_version,
+                   given("to"), given("ppk"), given("track"), given("sanction"), given("decree_number"),
+                   given("decree_date"), given("missed_deadline"), given("reason")))
 
 
-_KIND_FIELDS = EventFacts._fields[EventFacts._fields.index("to"):]
+_facts = EventFacts._make  # from a tuple as it is: no keyword matching
 
 
 def chunks(items: list, size: int = 2000):
