@@ -107,7 +107,7 @@ def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], p
     if not in_database:
         return _until_done(lambda: catch_up_batch(app, engine, in_python, page_size, batch_rows, batch_seconds,
                                                   on_page))
-    progress = _SlowerSide(on_page)
+    progress = _SlowerSide(on_page, ["python", *(p.name for p in in_database)])
     stop = threading.Event()  # this side failed or was interrupted (Ctrl-C): the other stops after its page
     # both sides go up to the same end of the log, as it is now: an event committed meanwhile is left to the next
     # catch-up by both, not applied by one now and by the other next time (then counted in both catch-ups)
@@ -123,30 +123,32 @@ def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], p
                               lambda n: progress.applied("python", n), up_to=until,
                               feed=feed.read if feed else None)
 
-    def database_page() -> int:
-        count = 0 if stop.is_set() else catch_up_in_database(
-            engine, in_database, page_size, until, on_commit=feed and (lambda reached: committed.advance(
-                reached.get("case_event", 0))))
-        progress.applied("database", count)
-        return count
+    def database_side(projector: Projector) -> int:
+        feeding = feed is not None and projector.name == "case_event"
 
-    def database_side() -> int:
+        def page() -> int:
+            count = 0 if stop.is_set() else catch_up_in_database(
+                engine, [projector], page_size, until,
+                on_commit=(lambda reached: committed.advance(reached[projector.name])) if feeding else None)
+            progress.applied(projector.name, count)
+            return count
+
         try:
-            return _until_done(database_page)
+            return _until_done(page)
         finally:
-            if feed:
+            if feeding:
                 committed.end()
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catch-up-in-database") as pool:
-        # one transaction for all of them: each in its own ran no faster (25k against 27k events/s at 50×), as
-        # PostgreSQL's processes then took the core this process needs
-        beside = pool.submit(progress.side, "database", database_side)
+    # each projector PostgreSQL runs in its own transaction, on a connection and a server process of its own: since
+    # the Python side no longer decodes the log, it leaves room on its core for a second one
+    with ThreadPoolExecutor(max_workers=len(in_database), thread_name_prefix="catch-up-in-database") as pool:
+        besides = [pool.submit(progress.side, p.name, database_side, p) for p in in_database]
         try:
             applied = progress.side("python", _until_done, python_batch if in_python else lambda: 0)
         except BaseException:
             stop.set()
             raise
-        return max(applied, beside.result())
+        return max(applied, *(beside.result() for beside in besides))
 
 
 class _SlowerSide:
@@ -154,9 +156,9 @@ class _SlowerSide:
     progress bar then follows the slower side, and is full only when both are done (a side that has ended no
     longer holds it back)."""
 
-    def __init__(self, on_page: Callable[[int], None] | None):
+    def __init__(self, on_page: Callable[[int], None] | None, sides: list[str]):
         self.on_page = on_page
-        self.counts = {"python": 0, "database": 0}
+        self.counts = dict.fromkeys(sides, 0)
         self.ended: set[str] = set()
         self.told = 0
         self.lock = threading.Lock()

@@ -191,19 +191,24 @@ def test_progress_follows_the_slower_side(pg_db_url, monkeypatch):
         apply = CaseSummaryProjector.apply
 
         def lagging(self, conn, events):
-            database_done.wait(10)  # PostgreSQL's side goes through the whole log first
+            database_done.wait(10)  # PostgreSQL's sides go through the whole log first
             apply(self, conn, events)
             folded.append(len(events))
 
         told = []
         monkeypatch.setattr(CaseSummaryProjector, "apply", lagging)
         original_database = catchup.catch_up_in_database
+        sides = [p.name for p in read_side.projectors if getattr(p, "in_database", False)]
+        assert sides == ["case_event", "event_chain"]  # each in a transaction of its own
+        ended = []
 
-        def database_then_release(*args, **kwargs):
-            applied = original_database(*args, **kwargs)
+        def database_then_release(engine, projectors, *args, **kwargs):
+            applied = original_database(engine, projectors, *args, **kwargs)
             if applied == 0:
-                assert sum(told) == 0, "the bar moved with PostgreSQL's side alone"
-                database_done.set()
+                ended.extend(p.name for p in projectors)
+                if sorted(ended) == sides:
+                    assert sum(told) == 0, "the bar moved with PostgreSQL's sides alone"
+                    database_done.set()
             return applied
 
         monkeypatch.setattr(catchup, "catch_up_in_database", database_then_release)
