@@ -79,6 +79,8 @@ class CaseEventFeed:
         self._topics = {cls.__name__: get_topic(cls) for cls in DECODED}
 
     def read(self, conn: Connection, after: int, size: int, up_to: int) -> list[tuple[int, object, str]]:
+        if after >= up_to:  # nothing left to fold: no need to wait for PostgreSQL's side
+            return []
         until = self.committed.past(after, up_to)
         rows = conn.exec_driver_sql(self._facts, {"after": after, "until": until, "limit": size,
                                                   "decoded": list(self._topics)})

@@ -11,6 +11,10 @@ when a projection holds ``batch_rows`` rows back (memory: ~4 KB a row with the v
 30 s). Held rows are written when they reach ``batch_rows`` or the log ends, not at a commit made for the time:
 their projection's position then stays behind the others' until they are.
 
+Where PostgreSQL makes `case_event` and the chain copy itself (projections.case_event_sql, event_chain_sql), each
+catches up in a transaction and server process of its own, beside this process, which folds `case_summary` from
+the `case_event` rows committed (projections.case_event_feed) rather than from the log: the JSON is decoded once.
+
 The positions are locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises writers) and advanced with a
 compare-and-set, so two catch-ups racing on one page cannot both apply it: the slower one rolls back and starts
 over from the new positions. A process killed mid-batch leaves the previous commit intact and the next run redoes
@@ -96,9 +100,9 @@ def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], p
     most any projector applied). `on_page(n)` is told of each page applied (not yet committed: a progress bar's;
     with projectors PostgreSQL runs beside, of the events both sides have applied).
 
-    Projectors that PostgreSQL runs itself (``in_database``, projections.case_event_sql) catch up in their own
-    transactions on another connection, at the same time as the others: PostgreSQL works on one core while this
-    process folds the rest on the other."""
+    Projectors that PostgreSQL runs itself (``in_database``, projections.case_event_sql) catch up each in
+    transactions of its own on a connection of its own, at the same time as the others: PostgreSQL works beside
+    this process, which folds the rest; from `case_event`'s committed rows when PostgreSQL makes them."""
     if not isinstance(projectors, Sequence):
         projectors = [projectors]
     in_database = [p for p in projectors if getattr(p, "in_database", False)]

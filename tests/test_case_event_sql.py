@@ -218,6 +218,37 @@ def test_progress_follows_the_slower_side(pg_db_url, monkeypatch):
 
 
 @pytest.mark.postgres
+def test_a_python_side_with_nothing_to_fold_does_not_wait_for_postgresql(pg_db_url, monkeypatch):
+    """`case_summary` caught up, `case_event` from zero (its table rebuilt alone): the Python side, which folds the
+    rows PostgreSQL's side commits, ends at once instead of holding its transaction open until that side is done."""
+    with open_jejak(pg_db_url) as app:
+        walk(app, new_case(app), TO_RECOMMENDED)  # 6 events
+        read_side = ReadSide(app, page_size=2)
+        read_side.catch_up()
+        with read_side.engine.begin() as conn:
+            conn.execute(case_event.delete())
+            conn.execute(projection_position.update().where(projection_position.c.projection == "case_event")
+                         .values(position=0))
+        python_ended = threading.Event()
+        original_batch, project = catchup.catch_up_batch, CaseEventInDatabase.project
+
+        def python_side(*args, **kwargs):
+            applied = original_batch(*args, **kwargs)
+            if applied == 0:
+                python_ended.set()
+            return applied
+
+        def after_the_python_side(self, conn, after, until, limit):
+            assert python_ended.wait(10), "the Python side waited for PostgreSQL's"
+            return project(self, conn, after, until, limit)
+
+        monkeypatch.setattr(catchup, "catch_up_batch", python_side)
+        monkeypatch.setattr(CaseEventInDatabase, "project", after_the_python_side)
+        assert read_side.catch_up() == 6
+        assert len(_rows(read_side)[0]) == 6
+
+
+@pytest.mark.postgres
 def test_both_sides_stop_at_the_same_end_of_the_log(pg_db_url, monkeypatch):
     """An event committed while a catch-up runs is left by both sides to the next one: neither applies it now
     while the other waits for it, so a follower counts each event once (`applied N event(s)`)."""
