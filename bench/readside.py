@@ -13,7 +13,8 @@ and `case_event`); the fastest of ``--repeat`` rounds; on PostgreSQL's demo stor
 (`case_event` made by PostgreSQL, beside the Python projectors) and all in Python. On the demo store also:
 
 - **increments**: catch-ups of 1, 100 and 1,000 new events on a store caught up to just before them (the last
-  events of the log are held back, then applied a few at a time): p50/p95 of the seconds per catch-up, *warm*
+  events of the log are held back, then applied a few at a time, each by the catch-up a follower runs, bounded at
+  the increment's end): p50/p95 of the seconds per catch-up, *warm*
   (the ReadSide that caught up the rest, as a server's projection follower lives) and *cold* (a new ReadSide, as a
   fresh `jejak` process or a restarted follower starts);
 - **tick**: `tick` marking ``--tick-cases`` cases overdue (cases added with a running deadline, then a tick past
@@ -88,7 +89,7 @@ HELD_BACK = 2 * sum(size * count for size, count in INCREMENTS.items())  # event
 def increments(url: str) -> dict:
     """Hold back the log's last events, catch up the rest, then apply the held-back ones a few at a time."""
     from entrypoints.bootstrap import open_jejak
-    from projections.catchup import catch_up_page
+    from projections.catchup import catch_up, catch_up_page
     from projections.readside import ReadSide
 
     with open_jejak(url) as app:
@@ -104,8 +105,10 @@ def increments(url: str) -> dict:
                 seconds = []
                 for _ in range(count):
                     read_side = follower if mode == "warm" else ReadSide(app)
+                    target = read_side.position() + size
                     t0 = time.perf_counter()
-                    applied = catch_up_page(app, read_side.engine, read_side.projectors, size)
+                    # as a follower catches up (both sides at once where PostgreSQL projects), `size` events on
+                    applied = catch_up(app, read_side.engine, read_side.projectors, up_to=target)
                     seconds.append(time.perf_counter() - t0)
                     assert applied == size, (applied, size)
                 out[f"{size}_{mode}"] = _percentiles(seconds)

@@ -95,10 +95,11 @@ def locked_positions(conn: Connection, names: list[str]) -> dict[str, int]:
 
 def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], page_size: int = PAGE_SIZE,
              batch_rows: int = BATCH_ROWS, batch_seconds: float | None = None,
-             on_page: Callable[[int], None] | None = None) -> int:
-    """Apply every notification after each projector's position; returns how many were read and applied (the
-    most any projector applied). `on_page(n)` is told of each page applied (not yet committed: a progress bar's;
-    with projectors PostgreSQL runs beside, of the events both sides have applied).
+             on_page: Callable[[int], None] | None = None, up_to: int | None = None) -> int:
+    """Apply every notification after each projector's position (up to position `up_to`, else the log's end);
+    returns how many were read and applied (the most any projector applied). `on_page(n)` is told of each page
+    applied (not yet committed: a progress bar's; with projectors PostgreSQL runs beside, of the events both sides
+    have applied).
 
     Projectors that PostgreSQL runs itself (``in_database``, projections.case_event_sql) catch up each in
     transactions of its own on a connection of its own, at the same time as the others: PostgreSQL works beside
@@ -110,12 +111,12 @@ def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], p
 
     if not in_database:
         return _until_done(lambda: catch_up_batch(app, engine, in_python, page_size, batch_rows, batch_seconds,
-                                                  on_page))
+                                                  on_page, up_to))
     progress = _SlowerSide(on_page, ["python", *(p.name for p in in_database)])
     stop = threading.Event()  # this side failed or was interrupted (Ctrl-C): the other stops after its page
     # both sides go up to the same end of the log, as it is now: an event committed meanwhile is left to the next
     # catch-up by both, not applied by one now and by the other next time (then counted in both catch-ups)
-    until = app.recorder.max_notification_id() or 0
+    until = up_to if up_to is not None else app.recorder.max_notification_id() or 0
     feed = None
     if feeds(in_python, in_database):  # the Python side folds the rows PostgreSQL's side commits
         with engine.begin() as conn:
