@@ -80,8 +80,12 @@ def _refused(error: Exception) -> bool:
 def _sqlite_read_side(connection, _record) -> None:
     """The store is in WAL mode (eventsourcing's recorder sets it): commits need not wait for the disk. A power
     cut can then lose the last read-model commits, never half of one (rows and positions go together), and
-    the next catch-up redoes them; the events themselves are written by the recorder's own connections."""
+    the next catch-up redoes them; the events themselves are written by the recorder's own connections.
+    A page cache of up to 128 MiB a connection (SQLite's default: 2 MiB), filled only as pages are read: a
+    catch-up inserts into `case_event`'s index on (case_id, version) in case order, not in the file's, and on a
+    large store each insert went to the operating system for its pages (50× store: 0.93 of the time)."""
     connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA cache_size=-131072")  # KiB
 
 
 def _migrate(engine: Engine) -> None:
