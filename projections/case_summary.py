@@ -55,7 +55,7 @@ class EventFacts(NamedTuple):
     trigger: str
     role: str | None
     state: str
-    at: datetime  # events.times.event_times: the time shown, when recorded, the stated time when not shown
+    at: datetime  # projections.times.event_times: the time shown, when recorded, the stated time when not shown
     recorded_at: datetime
     stated: str | None
     due_at: datetime | None  # shown

@@ -74,12 +74,6 @@ def ensure_positions(conn: Connection, names: Iterable[str]) -> None:
             pass  # created by a concurrent catch-up
 
 
-def position(conn: Connection, name: str) -> int:
-    ensure_positions(conn, [name])
-    return conn.execute(select(projection_position.c.position)
-                        .where(projection_position.c.projection == name)).scalar_one()
-
-
 def locked_positions(conn: Connection, names: list[str]) -> dict[str, int]:
     """The projections' positions, locked until the transaction ends (PostgreSQL; SQLite serialises writers). Take
     them before touching a read model's table, as every catch-up and rebuild does: in any other order, a rebuild
@@ -119,8 +113,9 @@ def catch_up(app, engine: Engine, projectors: Projector | Sequence[Projector], p
     until = up_to if up_to is not None else app.recorder.max_notification_id() or 0
     feed = None
     if feeds(in_python, in_database):  # the Python side folds the rows PostgreSQL's side commits
-        with engine.begin() as conn:
-            committed = Committed(position(conn, "case_event"))
+        # known once that side's first transaction ends, which tells its position even when it applies nothing:
+        # no transaction of its own to read it first
+        committed = Committed(0)
         feed = CaseEventFeed(app, committed)
 
     def python_batch() -> int:
